@@ -1,0 +1,103 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// CDR is the one record written when a call ends. Caller is stored as the
+// privacy policy says; the far end never sees a CDR.
+type CDR struct {
+	ID        string        `json:"id"` // stream entry id
+	CallID    string        `json:"call_id"`
+	DID       string        `json:"did"`
+	Caller    string        `json:"caller"`
+	Node      string        `json:"node"`
+	PBX       string        `json:"pbx"`
+	Action    string        `json:"action"`  // forward, reject, voicemail, unknown, unavailable
+	Outcome   string        `json:"outcome"` // answered, busy, no-answer, failed, rejected, voicemail, abandoned
+	Reason    string        `json:"reason"`
+	Target    string        `json:"target,omitempty"`
+	Started   time.Time     `json:"started"`
+	Answered  time.Time     `json:"answered,omitzero"`
+	Ended     time.Time     `json:"ended"`
+	Billsec   time.Duration `json:"billsec"`
+	Recording string        `json:"recording,omitempty"`
+	HangupBy  string        `json:"hangup_by,omitempty"` // caller, callee, system
+}
+
+// WriteCDR appends a CDR to the stream. The call id makes it idempotent:
+// a second write for the same call (after an adoption race) is refused by
+// a marker key.
+func (s *Store) WriteCDR(ctx context.Context, c CDR) error {
+	ok, err := s.rdb.SetNX(ctx, "vnum:cdrdone:{"+c.CallID+"}", 1, 24*time.Hour).Result()
+	if err != nil {
+		return fmt.Errorf("cdr %s: %w: %w", c.CallID, ErrUnavailable, err)
+	}
+	if !ok {
+		return nil
+	}
+	vals := map[string]any{
+		"call_id": c.CallID, "did": c.DID, "caller": c.Caller, "node": c.Node, "pbx": c.PBX,
+		"action": c.Action, "outcome": c.Outcome, "reason": c.Reason, "target": c.Target,
+		"started": c.Started.UnixMilli(), "ended": c.Ended.UnixMilli(),
+		"billsec": int64(c.Billsec / time.Second), "recording": c.Recording, "hangup_by": c.HangupBy,
+	}
+	if !c.Answered.IsZero() {
+		vals["answered"] = c.Answered.UnixMilli()
+	}
+	err = s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: cdrKey, MaxLen: s.maxCDR, Approx: true, Values: vals}).Err()
+	if err != nil {
+		return fmt.Errorf("cdr %s: %w: %w", c.CallID, ErrUnavailable, err)
+	}
+	return nil
+}
+
+// ListCDRs returns up to limit CDRs, newest first, for one DID or all ("").
+func (s *Store) ListCDRs(ctx context.Context, did string, limit int) ([]CDR, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []CDR
+	last := "+"
+	for len(out) < limit {
+		msgs, err := s.rdb.XRevRangeN(ctx, cdrKey, last, "-", 500).Result()
+		if err != nil {
+			return nil, fmt.Errorf("cdr list: %w: %w", ErrUnavailable, err)
+		}
+		for _, m := range msgs {
+			c := cdrFromMessage(m)
+			if did == "" || c.DID == did {
+				out = append(out, c)
+				if len(out) == limit {
+					break
+				}
+			}
+		}
+		if len(msgs) < 500 {
+			break
+		}
+		last = "(" + msgs[len(msgs)-1].ID
+	}
+	return out, nil
+}
+
+func cdrFromMessage(m redis.XMessage) CDR {
+	str := func(k string) string { v, _ := m.Values[k].(string); return v }
+	tm := func(k string) time.Time {
+		v, err := strconv.ParseInt(str(k), 10, 64)
+		if err != nil {
+			return time.Time{}
+		}
+		return time.UnixMilli(v).UTC()
+	}
+	bs, _ := strconv.ParseInt(str("billsec"), 10, 64)
+	return CDR{ID: m.ID, CallID: str("call_id"), DID: str("did"), Caller: str("caller"), Node: str("node"), PBX: str("pbx"),
+		Action: str("action"), Outcome: str("outcome"), Reason: str("reason"), Target: str("target"),
+		Started: tm("started"), Answered: tm("answered"), Ended: tm("ended"), Billsec: time.Duration(bs) * time.Second,
+		Recording: str("recording"), HangupBy: str("hangup_by")}
+}
