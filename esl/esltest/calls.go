@@ -144,8 +144,9 @@ type channel struct {
 	answered, hungup                      bool
 	cause                                 string
 	other, otherType                      string
-	bside                                 bool   // bridged as the B side
-	ringing                               string // leg being dialled by a bridge from this channel
+	bside                                 bool         // bridged as the B side
+	ringing                               string       // leg being dialled by a bridge from this channel
+	pendingDone                           func(string) // an originate waiting for this leg's outcome
 	recording                             []string
 	played                                []string
 	call                                  *Call
@@ -227,6 +228,8 @@ func (s *Server) Inbound(in InboundCall) (*Call, error) {
 	} {
 		ch.setVar(kv[0], kv[1])
 	}
+	s.taint(in.CallerName)
+	s.taint(in.CallerNumber)
 	call := &Call{s: s, uuid: id, ch: ch, done: make(chan struct{})}
 	ch.call = call
 	s.channels[id] = ch
@@ -345,6 +348,10 @@ func (s *Server) complete(ch *channel) {
 	ch.state = "CS_REPORTING"
 	s.emit(s.chanEvent("CHANNEL_HANGUP_COMPLETE", ch))
 	delete(s.channels, ch.uuid)
+	if done := ch.pendingDone; done != nil {
+		ch.pendingDone = nil
+		done("-ERR " + ch.cause + "\n")
+	}
 	if ch.legIdx >= 0 && s.legs[ch.legIdx].Outcome == "" {
 		s.legs[ch.legIdx].Outcome = ch.cause
 	}
@@ -503,12 +510,16 @@ func (s *Server) originate(args, _ string, done func(string)) {
 	}
 	app := argv[1]
 	b := s.newLeg(argv[0], vars, endpoint, nil)
+	b.pendingDone = done
+	if s.noInvite(b) {
+		return
+	}
 	beh := s.behavior(endpoint)
 	s.after(beh.After, func() {
 		if b.hungup {
-			done("-ERR " + b.cause + "\n")
-			return
+			return // complete() reported it
 		}
+		b.pendingDone = nil
 		if cause := outcomeCause(beh); cause != "" {
 			s.markHangup(b, cause)
 			s.emit(s.chanEvent("CHANNEL_HANGUP", b))
@@ -526,6 +537,18 @@ func (s *Server) originate(args, _ string, done func(string)) {
 			s.emit(s.chanEvent("CHANNEL_PARK", b))
 		}
 	})
+}
+
+// noInvite reports (and models) a leg sofia cannot send: a caller-ID
+// name with a real CR or LF made FreeSWITCH send no INVITE at all; the leg
+// sits in CS_CONSUME_MEDIA until it is killed (fixture
+// caller_name_escaping, t11).
+func (s *Server) noInvite(b *channel) bool {
+	if !strings.ContainsAny(b.cidName, "\r\n") {
+		return false
+	}
+	b.state = "CS_CONSUME_MEDIA"
+	return true
 }
 
 func hasKnownTech(endpoint string) bool {
@@ -549,6 +572,9 @@ func (s *Server) bridge(a *channel, dial string, inline bool, appUUID string) {
 	}
 	b := s.newLeg(dial, vars, endpoint, a)
 	a.ringing = b.uuid
+	if s.noInvite(b) {
+		return
+	}
 	beh := s.behavior(endpoint)
 	s.after(beh.After, func() {
 		if b.hungup || a.hungup {
@@ -618,14 +644,23 @@ func (s *Server) api(cmd, args string) string {
 	case "eval":
 		return args
 	case "hupall":
-		cause := strings.TrimSpace(args)
-		if cause == "" {
-			cause = "NORMAL_CLEARING"
+		f := strings.Fields(args)
+		cause := "NORMAL_CLEARING"
+		if len(f) > 0 {
+			cause = f[0]
 		}
 		for _, ch := range s.sortedChannels() {
+			if len(f) >= 3 {
+				if v, _ := ch.getVar(f[1]); v != f[2] {
+					continue
+				}
+			}
 			if !ch.hungup {
 				s.hangup(ch, cause)
 			}
+		}
+		if len(f) >= 3 {
+			return "+OK hangup all channels matching [" + f[1] + "]=[" + f[2] + "] with cause: " + cause + "\n"
 		}
 		return "+OK hangup all channels with cause " + cause + "\n"
 	case "show":

@@ -58,6 +58,7 @@ type Server struct {
 	legs      []LegInfo
 	delays    []delayRule
 	schedDel  map[string]int
+	tainted   []string // caller-supplied text that followed a line break
 	seq       uint64
 	coreUUID  string
 	deferring bool
@@ -506,12 +507,50 @@ func disconnectNotice() []byte {
 	return []byte("Content-Type: text/disconnect-notice\nContent-Length: " + strconv.Itoa(len(disconnectBody)) + "\n\n" + disconnectBody)
 }
 
+// taint remembers the parts of a caller-supplied value that follow a CR
+// or LF: if one of them starts a command line, caller text has produced a
+// command of its own.
+func (s *Server) taint(v string) {
+	parts := strings.FieldsFunc(v, func(r rune) bool { return r == '\r' || r == '\n' })
+	if len(parts) < 2 && !strings.HasPrefix(v, "\n") && !strings.HasPrefix(v, "\r") {
+		return
+	}
+	if !strings.HasPrefix(v, "\n") && !strings.HasPrefix(v, "\r") {
+		parts = parts[1:]
+	}
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); len(p) >= 3 {
+			s.tainted = append(s.tainted, p)
+		}
+	}
+}
+
+func (s *Server) taintedLine(p *packet) string {
+	lines := []string{p.line}
+	for _, h := range p.headers {
+		lines = append(lines, h.name+":"+h.value)
+	}
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		for _, t := range s.tainted {
+			if strings.HasPrefix(l, t) {
+				return t
+			}
+		}
+	}
+	return ""
+}
+
 // handle executes one packet. It returns false when the connection must
 // stop reading.
 func (s *Server) handle(c *conn, p *packet) bool {
 	s.mu.Lock()
 	s.commands = append(s.commands, p.raw)
-	if bad := wellFormed(p); len(bad) > 0 {
+	bad := wellFormed(p)
+	if t := s.taintedLine(p); t != "" {
+		bad = append(bad, "caller-supplied text starts a command line: "+strconv.Quote(t))
+	}
+	if len(bad) > 0 {
 		s.injected = append(s.injected, strings.Join(bad, "; ")+": "+p.raw)
 		s.log.Warn("esltest: malformed command", "problems", bad)
 	}
