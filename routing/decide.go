@@ -197,7 +197,10 @@ schedules:
 			targets = append(targets, t)
 			continue
 		}
-		cc := CountryOf(t.E164)
+		cc := t.Country
+		if cc == "" {
+			cc = CountryOf(t.E164)
+		}
 		if !slices.Contains(n.Limits.AllowCountries, cc) {
 			note("target %s is in %q, not in allowed countries %s: skipped", t, cc, strings.Join(n.Limits.AllowCountries, ","))
 			continue

@@ -230,3 +230,20 @@ func TestDecideNeverLeaksCallerUnderDIDPolicy(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecidePure is the decision's CPU cost without the store.
+func BenchmarkDecidePure(b *testing.B) {
+	n := baseNumber()
+	n.Limits = routing.Limits{MaxConcurrent: 10, AllowCountries: []string{"FR"}, DailyMinutes: 100}
+	if err := n.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	snap := routing.Snapshot{Found: true, Number: n, SlotTaken: true, InUse: 1}
+	c := routing.Call{ID: "c1", DID: did, Caller: caller, At: time.Now()}
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := routing.Decide(c, snap); d.Action != routing.ActionForward {
+			b.Fatal(d)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -52,6 +53,9 @@ const DefaultRingTimeout = 25 * time.Second
 type Target struct {
 	E164   string `json:"e164,omitempty"`
 	SIPURI string `json:"sip,omitempty"`
+	// Country is the ISO 3166 region of an E.164 target, filled by
+	// Number.Validate so the decision needs no number parsing.
+	Country string `json:"cc,omitempty"`
 }
 
 // String returns the target as a user writes it.
@@ -190,11 +194,13 @@ func (n *Number) Validate() error {
 	if err := n.Route.validate(); err != nil {
 		return err
 	}
+	fillCountries(n.Route.Targets)
 	for i := range n.Schedules {
 		r := &n.Schedules[i]
 		if err := r.Route.validate(); err != nil {
 			return fmt.Errorf("schedule %q: %w", r.Spec, err)
 		}
+		fillCountries(r.Route.Targets)
 	}
 	for i, c := range n.Limits.AllowCountries {
 		c = strings.ToUpper(c)
@@ -277,9 +283,25 @@ func (n *Number) Location() *time.Location {
 	if n.TZ == "" {
 		return time.UTC
 	}
+	if l, ok := locations.Load(n.TZ); ok {
+		return l.(*time.Location)
+	}
 	loc, err := time.LoadLocation(n.TZ)
 	if err != nil {
 		return time.UTC
 	}
+	locations.Store(n.TZ, loc)
 	return loc
+}
+
+// locations caches time zones: time.LoadLocation reads the zone database
+// from disk on every call.
+var locations sync.Map
+
+func fillCountries(ts []Target) {
+	for i := range ts {
+		if ts[i].E164 != "" {
+			ts[i].Country = CountryOf(ts[i].E164)
+		}
+	}
 }

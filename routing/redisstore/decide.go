@@ -20,7 +20,7 @@ import (
 // [6 global blocklist: absent when the caller checks it in parallel on
 // another Cluster slot].
 // ARGV: 1 now (ms), 2 call id, 3 lease (ms), 4 take a slot (1/0),
-// 5 candidate count, 6.. candidate patterns, most specific first.
+// 5 the caller (normalised; the script derives the prefix candidates).
 //
 // Returns {0} for an unknown number, else {1, spec, number block hit,
 // global block hit, allowlisted (1/0), seconds forwarded today,
@@ -29,9 +29,14 @@ var decideScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
 local f = redis.call('HMGET', KEYS[1], 'spec', 'max_concurrent', 'daily_minutes', 'allow_only', 'expires_ms', 'state')
 if not f[1] then return {0} end
-local n = tonumber(ARGV[5])
-local cands = {}
-for i = 1, n do cands[i] = ARGV[5 + i] end
+-- Candidate patterns, most specific first: the exact caller, then every
+-- prefix of an E.164 caller from the longest to "+d*" (routing.Candidates).
+local caller = ARGV[5]
+local cands = {caller}
+if string.byte(caller, 1) == 43 then
+  for i = #caller, 2, -1 do cands[#cands + 1] = string.sub(caller, 1, i) .. '*' end
+end
+local n = #cands
 local function first(key)
   if n == 0 then return false end
   local vals = redis.call('HMGET', key, unpack(cands))
@@ -51,16 +56,22 @@ if #KEYS >= 6 then gb = first(KEYS[6]) end
 local allowOnly = f[4] == '1'
 local al = false
 if allowOnly then al = first(KEYS[3]) end
-local used = tonumber(redis.call('GET', KEYS[5]) or '0')
 local maxc = tonumber(f[2] or '0') or 0
 local daily = tonumber(f[3] or '0') or 0
 local exp = tonumber(f[5] or '0') or 0
+local used = 0
+if daily > 0 then used = tonumber(redis.call('GET', KEYS[5]) or '0') end
 local live = f[6] == 'active' and (exp == 0 or exp > now)
 local capped, inuse, taken = 0, 0, 0
 if live and not nb and not gb and (not allowOnly or al) and maxc > 0 and not (daily > 0 and used >= daily * 60) then
   if ARGV[4] == '1' then
-    redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
     inuse = redis.call('ZCARD', KEYS[4])
+    if inuse >= maxc then
+      -- At the cap: drop the slots of calls whose lease ran out (a
+      -- crashed node's), then count again.
+      redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+      inuse = redis.call('ZCARD', KEYS[4])
+    end
     if inuse >= maxc then
       capped = 1
     else
@@ -115,7 +126,6 @@ func (s *Store) decide(ctx context.Context, c routing.Call, take bool) (routing.
 }
 
 func (s *Store) snapshot(ctx context.Context, c routing.Call, take bool) (routing.Snapshot, error) {
-	cands := routing.Candidates(c.Caller)
 	keys := []string{numKey(c.DID), blockKey(c.DID), allowKey(c.DID), slotsKey(c.DID), minutesKey(c.DID, c.At)}
 	if !s.split {
 		keys = append(keys, globalBlockKey())
@@ -124,11 +134,7 @@ func (s *Store) snapshot(ctx context.Context, c routing.Call, take bool) (routin
 	if take {
 		takeArg = "1"
 	}
-	args := make([]any, 0, 5+len(cands))
-	args = append(args, c.At.UnixMilli(), c.ID, s.lease.Milliseconds(), takeArg, len(cands))
-	for _, p := range cands {
-		args = append(args, p)
-	}
+	args := []any{c.At.UnixMilli(), c.ID, s.lease.Milliseconds(), takeArg, c.Caller}
 
 	var (
 		global    string
@@ -141,7 +147,7 @@ func (s *Store) snapshot(ctx context.Context, c routing.Call, take bool) (routin
 		wait = make(chan struct{})
 		go func() {
 			defer close(wait)
-			global, globalErr = s.firstLive(ctx, globalBlockKey(), cands, c.At)
+			global, globalErr = s.firstLive(ctx, globalBlockKey(), routing.Candidates(c.Caller), c.At)
 		}()
 	}
 	res, err := decideScript.Run(ctx, s.rdb, keys, args...).Slice()
