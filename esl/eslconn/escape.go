@@ -72,21 +72,29 @@ func neutralise(s, extra string) string {
 // bridge variable block ({name=<here>} or [name=<here>]). The result is
 // wrapped in single quotes (spaces survive the argument split) and has
 // every comma escaped as "\,". Characters with no safe encoding are
-// removed: { } [ ] < > " \ $; ' becomes ’. A control character (< 0x20,
-// DEL) is an error wrapping ErrUnsafeArg: call Sanitize first to strip
-// them instead.
+// removed: { } [ ] < > " \ $; ' becomes ’; leading and trailing spaces are
+// trimmed (FreeSWITCH trims them anyway). Errors wrap ErrUnsafeArg: a
+// control character (< 0x20, DEL; call Sanitize first to strip them
+// instead), or a value that is empty after all this, because FreeSWITCH
+// silently drops "name=" from a block, and the leg would then inherit the
+// A-leg's value (for a caller-ID name: the real caller's). Use a fixed
+// fallback (e.g. the DID) in that case.
 func QuoteVar(s string) (string, error) {
 	if err := CheckArg(s); err != nil {
 		return "", err
 	}
-	v := neutralise(s, "")
+	v := strings.Trim(neutralise(s, ""), " ")
+	if v == "" {
+		return "", fmt.Errorf("%w: empty value (FreeSWITCH would drop the variable)", ErrUnsafeArg)
+	}
 	return "'" + strings.ReplaceAll(v, ",", `\,`) + "'", nil
 }
 
 // OriginateVars renders a {k='v',...} block, keys sorted, values encoded
-// with QuoteVar after Sanitize (control characters are stripped, never an
-// error: caller text must not make the call fail). Keys must match
-// [A-Za-z0-9_.-]+ (they come from code, not callers); an empty map gives "".
+// with QuoteVar after Sanitize (control characters are stripped, not an
+// error). Keys must match [A-Za-z0-9_.-]+ (they come from code, not
+// callers). A value that is empty after QuoteVar's clean-up is an error
+// (see QuoteVar). An empty map gives "".
 func OriginateVars(vars map[string]string) (string, error) {
 	if len(vars) == 0 {
 		return "", nil
@@ -105,7 +113,10 @@ func OriginateVars(vars map[string]string) (string, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		q, _ := QuoteVar(Sanitize(vars[k])) // cannot fail after Sanitize
+		q, err := QuoteVar(Sanitize(vars[k]))
+		if err != nil {
+			return "", fmt.Errorf("esl: variable %s: %w", k, err)
+		}
 		b.WriteString(k + "=" + q)
 	}
 	b.WriteByte('}')
