@@ -379,12 +379,13 @@ func (s *Server) play(w http.ResponseWriter, r *http.Request, ch *channel, br *b
 		lang = "en"
 	}
 	pb := &playback{id: id, media: media, language: lang, state: "queued", ch: ch, br: br}
-	q := &br.pbQueue
+	var q *[]*playback
 	if ch != nil {
 		pb.target = "channel:" + ch.id
 		q = &ch.pbQueue
 	} else {
 		pb.target = "bridge:" + br.id
+		q = &br.pbQueue
 	}
 	s.playbacks[id] = pb
 	*q = append(*q, pb)

@@ -399,7 +399,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeMsg(sw, http.StatusNotFound, "Resource not found")
 		return
 	}
-	h.ServeHTTP(sw, r)
+	s.mux.ServeHTTP(sw, r) // sets the path values
+
 }
 
 func (s *Server) authorised(r *http.Request) bool {
