@@ -61,7 +61,7 @@ func ParseSchedule(s, defaultRegion string) (ScheduleRule, error) {
 	}
 	rule.Days = days
 	f = f[1:]
-	if strings.Contains(f[0], ":") {
+	if strings.Contains(f[0], ":") || f[0][0] >= '0' && f[0][0] <= '9' {
 		start, end, err := parseWindow(f[0])
 		if err != nil {
 			return bad(err.Error())

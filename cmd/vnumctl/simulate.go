@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/vnum/vnum/routing"
+)
+
+// simulation is simulate's JSON output.
+type simulation struct {
+	Action      routing.Action `json:"action"`
+	Reason      routing.Reason `json:"reason"`
+	Detail      string         `json:"detail"`
+	CallerID    string         `json:"caller_id"` // what the far end would see; "anonymous" for none
+	CallerName  string         `json:"caller_name,omitempty"`
+	Targets     []string       `json:"targets"`
+	Strategy    string         `json:"strategy,omitempty"`
+	RingTimeout string         `json:"ring_timeout,omitempty"`
+	Record      bool           `json:"record"`
+	Voicemail   bool           `json:"voicemail"`
+	Reject      string         `json:"reject,omitempty"`
+	Trace       []string       `json:"trace"`
+}
+
+func simulateCmd(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "simulate",
+		Usage: "run the real routing decision for a call, read-only (takes no slot)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "to", Required: true, Usage: "the DID called"},
+			&cli.StringFlag{Name: "from", Required: true, Usage: "the caller's number, or anonymous"},
+			&cli.StringFlag{Name: "at", Usage: "when (RFC 3339; default now)"},
+		},
+		Action: func(c *cli.Context) error {
+			did, err := routing.ParseE164(c.String("to"), e.region)
+			if err != nil {
+				return badValue("--to: %v", err)
+			}
+			from := c.String("from")
+			caller := routing.Anonymous
+			if !strings.EqualFold(from, routing.Anonymous) {
+				if caller, err = routing.ParseE164(from, e.region); err != nil {
+					return badValue("--from: %v (or the word anonymous)", err)
+				}
+			}
+			at := time.Now()
+			if v := c.String("at"); v != "" {
+				if at, err = time.Parse(time.RFC3339, v); err != nil {
+					return badValue("--at %q: want an RFC 3339 time such as 2026-11-25T10:30:00+01:00", v)
+				}
+			}
+			s, ctx, err := e.open(c)
+			if err != nil {
+				return err
+			}
+			d, err := s.Simulate(ctx, routing.Call{ID: "simulate", DID: did, Caller: caller, At: at})
+			if err != nil {
+				return err
+			}
+			out := simulation{Action: d.Action, Reason: d.Reason, Detail: d.Detail, Targets: []string{},
+				Record: d.Record, Voicemail: d.Voicemail, Reject: string(d.Reject), Trace: d.Trace, Strategy: string(d.Strategy)}
+			if d.Action == routing.ActionForward {
+				out.CallerID = d.CallerID.Number
+				out.CallerName = d.CallerID.Name
+				if d.CallerID.Anonymous {
+					out.CallerID = routing.Anonymous
+				}
+				out.RingTimeout = d.RingTimeout.String()
+			}
+			for _, t := range d.Targets {
+				out.Targets = append(out.Targets, t.String())
+			}
+			if e.json {
+				return e.printJSON(out)
+			}
+			w := e.out
+			fmt.Fprintf(w, "call %s -> %s at %s\n", caller, did, at.Format(time.RFC3339))
+			fmt.Fprintf(w, "decision  %s (%s)\n", d.Action, d.Reason)
+			fmt.Fprintf(w, "why       %s\n", d.Detail)
+			switch d.Action {
+			case routing.ActionForward:
+				fmt.Fprintf(w, "targets   %s (%s, ring %s)\n", strings.Join(out.Targets, ", "), d.Strategy, d.RingTimeout)
+				fmt.Fprintf(w, "caller id %s\n", out.CallerID)
+				fmt.Fprintf(w, "record    %v, voicemail if unanswered %v\n", d.Record, d.Voicemail)
+			case routing.ActionReject, routing.ActionUnknown:
+				fmt.Fprintf(w, "caller    hears %s\n", d.Reject)
+			}
+			fmt.Fprintln(w, "trace:")
+			for _, t := range d.Trace {
+				fmt.Fprintf(w, "  - %s\n", t)
+			}
+			return nil
+		},
+	}
+}
