@@ -223,7 +223,7 @@ func (s *Server) acceptLoop() {
 		if err != nil {
 			return
 		}
-		c := &conn{s: s, nc: nc, wake: make(chan struct{}, 1), dead: make(chan struct{})}
+		c := &conn{s: s, nc: nc, wake: make(chan struct{}, 1), dead: make(chan struct{}), wdone: make(chan struct{})}
 		s.mu.Lock()
 		select {
 		case <-s.quit:
@@ -255,6 +255,7 @@ type conn struct {
 	closing bool // close after the queue is written
 	wake    chan struct{}
 	dead    chan struct{}
+	wdone   chan struct{} // closed when writeLoop returns
 	once    sync.Once
 }
 
@@ -283,6 +284,7 @@ func (c *conn) kill() {
 
 func (c *conn) writeLoop() {
 	defer c.s.wg.Done()
+	defer close(c.wdone)
 	defer c.kill()
 	for {
 		c.qmu.Lock()
@@ -331,6 +333,13 @@ func (c *conn) readLoop() {
 			}
 		}
 		if !c.s.handle(c, pkt) {
+			// exit / failed auth: let the writer flush the reply and
+			// the disconnect-notice, then close.
+			select {
+			case <-c.wdone:
+			case <-c.dead:
+			case <-time.After(2 * time.Second):
+			}
 			return
 		}
 	}
