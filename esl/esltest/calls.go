@@ -145,6 +145,7 @@ type channel struct {
 	cause                                 string
 	other, otherType                      string
 	bside                                 bool         // bridged as the B side
+	bridged                               bool         // in a bridge with other now
 	ringing                               string       // leg being dialled by a bridge from this channel
 	pendingDone                           func(string) // an originate waiting for this leg's outcome
 	recording                             []string
@@ -188,7 +189,7 @@ func (ch *channel) unsetVar(name string) {
 func (ch *channel) snapshot() CallState {
 	st := CallState{Answered: ch.answered, HungUp: ch.hungup, Cause: ch.cause, Vars: map[string]string{},
 		Recording: len(ch.recording) > 0, Played: append([]string(nil), ch.played...), FellBack: ch.fellBack}
-	if ch.other != "" && ch.otherType != "" && ch.callState == "ACTIVE" {
+	if ch.bridged {
 		st.BridgedTo = ch.other
 	}
 	for _, v := range ch.vars {
@@ -295,7 +296,13 @@ func (s *Server) hangup(ch *channel, cause string) {
 		return
 	}
 	partner := s.channels[ch.other]
-	bridged := partner != nil && ch.callState == "ACTIVE" && partner.other == ch.uuid && (ch.bside || partner.bside)
+	bridged := ch.bridged && partner != nil && partner.bridged
+	if bridged {
+		ch.bridged, partner.bridged = false, false
+		ch.setVar("last_bridge_hangup_cause", cause)
+		partner.setVar("last_bridge_hangup_cause", cause)
+		partner.setVar("bridge_hangup_cause", cause)
+	}
 	s.markHangup(ch, cause)
 	s.emit(s.chanEvent("CHANNEL_HANGUP", ch))
 	if !bridged {
@@ -321,7 +328,6 @@ func (s *Server) hangup(ch *channel, cause string) {
 	// hangup_after_bridge=true, else goes back to park.
 	s.complete(ch)
 	s.emit(s.chanEvent("CHANNEL_UNBRIDGE", partner, hdr{"Bridge-A-Unique-ID", partner.uuid}, hdr{"Bridge-B-Unique-ID", ch.uuid}))
-	partner.other, partner.otherType = "", ""
 	if v, _ := partner.getVar("hangup_after_bridge"); v == "true" || partner.direction == "outbound" {
 		s.markHangup(partner, "NORMAL_CLEARING")
 		s.emit(s.chanEvent("CHANNEL_HANGUP", partner))
@@ -597,6 +603,8 @@ func (s *Server) bridge(a *channel, dial string, inline bool, appUUID string) {
 		a.setVar("bridge_uuid", b.uuid)
 		a.other, a.otherType = b.uuid, "originatee"
 		b.bside = true
+		a.bridged, b.bridged = true, true
+		b.state = "CS_EXCHANGE_MEDIA"
 		s.emit(s.chanEvent("CHANNEL_BRIDGE", a, hdr{"Bridge-A-Unique-ID", a.uuid}, hdr{"Bridge-B-Unique-ID", b.uuid}))
 	})
 }
@@ -740,6 +748,8 @@ func (s *Server) api(cmd, args string) string {
 		s.answer(ch)
 		ch.other, ch.otherType = b.uuid, "originatee"
 		b.other, b.otherType, b.bside = ch.uuid, "originator", true
+		ch.bridged, b.bridged = true, true
+		b.state = "CS_EXCHANGE_MEDIA"
 		ch.callState, b.callState = "ACTIVE", "ACTIVE"
 		ch.setVar("bridge_uuid", b.uuid)
 		s.emit(s.chanEvent("CHANNEL_BRIDGE", ch, hdr{"Bridge-A-Unique-ID", ch.uuid}, hdr{"Bridge-B-Unique-ID", b.uuid}))
@@ -755,6 +765,7 @@ func (s *Server) api(cmd, args string) string {
 		dest := rest[0]
 		if len(rest) > 1 && rest[1] == "inline" {
 			app, arg, _ := strings.Cut(dest, ":")
+			ch.dest, ch.dialplan = dest, "inline"
 			switch app {
 			case "bridge":
 				s.bridge(ch, arg, true, "")
@@ -836,32 +847,48 @@ func (s *Server) show(args string) string {
 	if len(f) == 0 || (f[0] != "channels" && f[0] != "calls") {
 		return "-USAGE: show channels|calls [as json]\n"
 	}
-	rows := []map[string]string{}
+	cols := []string{"uuid", "direction", "created", "created_epoch", "name", "state", "cid_name", "cid_num",
+		"ip_addr", "dest", "application", "application_data", "dialplan", "context", "callstate", "call_uuid", "hostname"}
+	var rows [][]string
 	for _, ch := range s.sortedChannels() {
 		app, _ := ch.getVar("current_application")
 		data, _ := ch.getVar("current_application_data")
-		rows = append(rows, map[string]string{
-			"uuid": ch.uuid, "direction": ch.direction, "created": ch.created.Format("2006-01-02 15:04:05"),
-			"created_epoch": strconv.FormatInt(ch.created.Unix(), 10), "name": ch.name, "state": ch.state,
-			"cid_name": ch.cidName, "cid_num": ch.cidNum, "ip_addr": "127.0.0.1", "dest": ch.dest,
-			"application": app, "application_data": data, "dialplan": ch.dialplan, "context": "carrier",
-			"callstate": ch.callState, "call_uuid": ch.uuid, "hostname": "vm",
-		})
+		callUUID, _ := ch.getVar("call_uuid")
+		rows = append(rows, []string{ch.uuid, ch.direction, ch.created.Format("2006-01-02 15:04:05"),
+			strconv.FormatInt(ch.created.Unix(), 10), ch.name, ch.state, ch.cidName, ch.cidNum,
+			"127.0.0.1", ch.dest, app, data, ch.dialplan, "carrier", ch.callState, callUUID, "vm"})
 	}
 	if len(f) >= 3 && f[1] == "as" && f[2] == "json" {
+		// FreeSWITCH's column order, as in the captures.
 		if len(rows) == 0 {
 			return `{"row_count":0}`
 		}
-		b, _ := json.Marshal(struct {
-			RowCount int                 `json:"row_count"`
-			Rows     []map[string]string `json:"rows"`
-		}{len(rows), rows})
-		return string(b)
+		var b strings.Builder
+		b.WriteString(`{"row_count":` + strconv.Itoa(len(rows)) + `,"rows":[`)
+		for i, r := range rows {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('{')
+			for j, v := range r {
+				if j > 0 {
+					b.WriteByte(',')
+				}
+				k, _ := json.Marshal(cols[j])
+				val, _ := json.Marshal(v)
+				b.Write(k)
+				b.WriteByte(':')
+				b.Write(val)
+			}
+			b.WriteByte('}')
+		}
+		b.WriteString("]}")
+		return b.String()
 	}
 	var sb strings.Builder
-	sb.WriteString("uuid,direction,created,name,state,cid_name,cid_num,dest,callstate\n")
+	sb.WriteString(strings.Join(cols, ",") + "\n")
 	for _, r := range rows {
-		fmt.Fprintf(&sb, "%s,%s,%s,%s,%s,%s,%s,%s,%s\n", r["uuid"], r["direction"], r["created"], r["name"], r["state"], r["cid_name"], r["cid_num"], r["dest"], r["callstate"])
+		sb.WriteString(strings.Join(r, ",") + "\n")
 	}
 	fmt.Fprintf(&sb, "\n%d total.\n", len(rows))
 	return sb.String()
