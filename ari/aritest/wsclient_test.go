@@ -69,6 +69,12 @@ func (l *eventLog) waitFor(d time.Duration, cond func([]map[string]any) bool) bo
 }
 
 func dialTestWS(s *Server, user, pass, app string, log *eventLog) (*testWS, error) {
+	return dialTestWSFunc(s, user, pass, app, log.add)
+}
+
+// dialTestWSFunc connects and calls onEvent for every text frame, from the
+// client's reader goroutine.
+func dialTestWSFunc(s *Server, user, pass, app string, onEvent func([]byte)) (*testWS, error) {
 	u, err := url.Parse(s.URL())
 	if err != nil {
 		return nil, err
@@ -111,7 +117,7 @@ func dialTestWS(s *Server, user, pass, app string, log *eventLog) (*testWS, erro
 				return
 			}
 			if op == opText {
-				log.add(p)
+				onEvent(p)
 			}
 		}
 	}()
