@@ -7,33 +7,14 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-)
 
-// CDR is the one record written when a call ends. Caller is stored as the
-// privacy policy says; the far end never sees a CDR.
-type CDR struct {
-	ID        string        `json:"id"` // stream entry id
-	CallID    string        `json:"call_id"`
-	DID       string        `json:"did"`
-	Caller    string        `json:"caller"`
-	Node      string        `json:"node"`
-	PBX       string        `json:"pbx"`
-	Action    string        `json:"action"`  // forward, reject, voicemail, unknown, unavailable
-	Outcome   string        `json:"outcome"` // answered, busy, no-answer, failed, rejected, voicemail, abandoned
-	Reason    string        `json:"reason"`
-	Target    string        `json:"target,omitempty"`
-	Started   time.Time     `json:"started"`
-	Answered  time.Time     `json:"answered,omitzero"`
-	Ended     time.Time     `json:"ended"`
-	Billsec   time.Duration `json:"billsec"`
-	Recording string        `json:"recording,omitempty"`
-	HangupBy  string        `json:"hangup_by,omitempty"` // caller, callee, system
-}
+	"github.com/vnum/vnum/routing"
+)
 
 // WriteCDR appends a CDR to the stream. The call id makes it idempotent:
 // a second write for the same call (after an adoption race) is refused by
 // a marker key.
-func (s *Store) WriteCDR(ctx context.Context, c CDR) error {
+func (s *Store) WriteCDR(ctx context.Context, c routing.CDR) error {
 	ok, err := s.rdb.SetNX(ctx, "vnum:cdrdone:{"+c.CallID+"}", 1, 24*time.Hour).Result()
 	if err != nil {
 		return fmt.Errorf("cdr %s: %w: %w", c.CallID, ErrUnavailable, err)
@@ -58,11 +39,11 @@ func (s *Store) WriteCDR(ctx context.Context, c CDR) error {
 }
 
 // ListCDRs returns up to limit CDRs, newest first, for one DID or all ("").
-func (s *Store) ListCDRs(ctx context.Context, did string, limit int) ([]CDR, error) {
+func (s *Store) ListCDRs(ctx context.Context, did string, limit int) ([]routing.CDR, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	var out []CDR
+	var out []routing.CDR
 	last := "+"
 	for len(out) < limit {
 		msgs, err := s.rdb.XRevRangeN(ctx, cdrKey, last, "-", 500).Result()
@@ -86,7 +67,7 @@ func (s *Store) ListCDRs(ctx context.Context, did string, limit int) ([]CDR, err
 	return out, nil
 }
 
-func cdrFromMessage(m redis.XMessage) CDR {
+func cdrFromMessage(m redis.XMessage) routing.CDR {
 	str := func(k string) string { v, _ := m.Values[k].(string); return v }
 	tm := func(k string) time.Time {
 		v, err := strconv.ParseInt(str(k), 10, 64)
@@ -96,7 +77,7 @@ func cdrFromMessage(m redis.XMessage) CDR {
 		return time.UnixMilli(v).UTC()
 	}
 	bs, _ := strconv.ParseInt(str("billsec"), 10, 64)
-	return CDR{ID: m.ID, CallID: str("call_id"), DID: str("did"), Caller: str("caller"), Node: str("node"), PBX: str("pbx"),
+	return routing.CDR{ID: m.ID, CallID: str("call_id"), DID: str("did"), Caller: str("caller"), Node: str("node"), PBX: str("pbx"),
 		Action: str("action"), Outcome: str("outcome"), Reason: str("reason"), Target: str("target"),
 		Started: tm("started"), Answered: tm("answered"), Ended: tm("ended"), Billsec: time.Duration(bs) * time.Second,
 		Recording: str("recording"), HangupBy: str("hangup_by")}

@@ -42,6 +42,8 @@ type Options struct {
 	SplitGlobal bool
 	// CDRMaxLen bounds the CDR stream (approximate trimming; default 1,000,000).
 	CDRMaxLen int64
+	// Retention of recording metadata (default DefaultRetention).
+	Retention time.Duration
 	// Now replaces the clock (tests).
 	Now func() time.Time
 }
@@ -54,6 +56,8 @@ type Store struct {
 	split  bool
 	maxCDR int64
 	now    func() time.Time
+
+	retention time.Duration
 }
 
 // New wraps a go-redis client.
@@ -70,6 +74,9 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	}
 	if s.maxCDR <= 0 {
 		s.maxCDR = 1_000_000
+	}
+	if s.retention = opts.Retention; s.retention <= 0 {
+		s.retention = DefaultRetention
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -272,7 +272,7 @@ func TestNumberCRUD(t *testing.T) {
 func TestLiveCallsAndCDR(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t, redisstore.Options{Lease: 200 * time.Millisecond})
-	c := redisstore.LiveCall{ID: "call-1", DID: did, Node: "n1", PBX: "asterisk", Caller: "…0123", State: "bridged",
+	c := routing.LiveCall{ID: "call-1", DID: did, Node: "n1", PBX: "asterisk", Caller: "…0123", State: "bridged",
 		Started: time.Now().UTC(), Legs: []string{"in-1", "out-1"}, Bridge: "br-1"}
 	if err := s.PutCall(ctx, c); err != nil {
 		t.Fatal(err)
@@ -289,7 +289,7 @@ func TestLiveCallsAndCDR(t *testing.T) {
 	if got, _ := s.ListCalls(ctx); len(got) != 0 {
 		t.Fatalf("stale call kept: %+v", got)
 	}
-	rec := redisstore.CDR{CallID: "call-1", DID: did, Caller: "…0123", Action: "forward", Outcome: "answered",
+	rec := routing.CDR{CallID: "call-1", DID: did, Caller: "…0123", Action: "forward", Outcome: "answered",
 		Started: time.Now(), Ended: time.Now(), Billsec: 42 * time.Second}
 	for range 2 {
 		if err := s.WriteCDR(ctx, rec); err != nil {

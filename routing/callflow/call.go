@@ -1,0 +1,602 @@
+package callflow
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/vnum/vnum/routing"
+)
+
+// Registry states of a call.
+const (
+	stateDeciding  = "deciding"
+	stateRinging   = "ringing"
+	stateBridged   = "bridged"
+	stateVoicemail = "voicemail"
+	stateAnnounce  = "announcing"
+)
+
+// errCallerGone: the caller hung up (or an operator hung up the call):
+// the flow stops and the call ends.
+var errCallerGone = errors.New("caller gone")
+
+// call is one inbound call and the goroutine that runs it.
+type call struct {
+	e   *Engine
+	id  string
+	in  Inbound
+	log *slog.Logger
+	ev  chan Event
+	// killed closes when an operator or shutdown ends the call.
+	killed   chan struct{}
+	killOnce sync.Once
+
+	// Set by the flow goroutine; read by refresh and reconcile under mu.
+	mu       sync.Mutex
+	live     routing.LiveCall
+	liveSet  bool
+	decision routing.Decision
+
+	// The flow goroutine's own.
+	caller    string // as normalised
+	callerRec string // as the privacy policy lets records keep it
+	outcome   string
+	hangupBy  string
+	target    string
+	recording string
+	answered  time.Time
+	ended     time.Time
+	adopted   bool
+}
+
+func newCall(e *Engine, id string, in Inbound) *call {
+	if in.At.IsZero() {
+		in.At = time.Now()
+	}
+	c := &call{e: e, id: id, in: in, ev: make(chan Event, 8), killed: make(chan struct{})}
+	c.caller = routing.NormalizeCaller(in.CallerNumber, e.o.Region)
+	c.callerRec = e.o.Privacy.Record(c.caller)
+	c.log = e.log.With("call_id", id, "did", in.DID)
+	return c
+}
+
+// adoptedCall rebuilds a call from its registry entry after a restart.
+func adoptedCall(e *Engine, r routing.LiveCall) *call {
+	c := &call{e: e, id: r.ID, ev: make(chan Event, 8), killed: make(chan struct{}), adopted: true}
+	c.in = Inbound{DID: r.DID, At: r.Started}
+	if len(r.Legs) > 0 {
+		c.in.Leg = LegID(r.Legs[0])
+	}
+	c.callerRec = r.Caller
+	c.target = r.Target
+	c.recording = r.Record
+	c.answered = r.Answered
+	c.live, c.liveSet = r, true
+	c.live.Node = e.o.Node
+	c.decision = routing.Decision{Action: routing.ActionForward, Reason: "adopted", SlotHeld: r.Slot}
+	c.outcome = "answered"
+	c.log = e.log.With("call_id", r.ID, "did", r.DID)
+	return c
+}
+
+func (c *call) deliver(ev Event) {
+	select {
+	case c.ev <- ev:
+	case <-c.killed:
+	case <-time.After(2 * time.Second):
+		c.log.Warn("call does not read its events; dropping one", "kind", ev.Kind)
+	}
+}
+
+func (c *call) kill() { c.killOnce.Do(func() { close(c.killed) }) }
+
+// started reports whether the call's flow got past its decision (so its
+// legs are worth reconciling).
+func (c *call) started() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.liveSet
+}
+
+func (c *call) bridgeID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.live.Bridge
+}
+
+// record returns the registry entry to refresh.
+func (c *call) record() (routing.LiveCall, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.live
+	r.Legs = append([]string(nil), r.Legs...)
+	return r, c.liveSet
+}
+
+// setLive updates the registry entry and writes it at once.
+func (c *call) setLive(f func(*routing.LiveCall)) {
+	c.mu.Lock()
+	if !c.liveSet {
+		c.live = routing.LiveCall{ID: c.id, DID: c.in.DID, Node: c.e.o.Node, PBX: c.e.o.PBX.Name(),
+			Caller: c.callerRec, Started: c.in.At.UTC(), Legs: []string{string(c.in.Leg)}, Slot: c.decision.SlotHeld}
+		c.liveSet = true
+	}
+	f(&c.live)
+	r := c.live
+	r.Legs = append([]string(nil), r.Legs...)
+	c.mu.Unlock()
+	ctx, cancel := c.storeCtx()
+	defer cancel()
+	if err := c.e.o.Store.PutCall(ctx, r); err != nil {
+		c.e.m.storeErrors.Inc()
+		c.log.Warn("live-call registry", "err", err)
+	}
+}
+
+func (c *call) storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), c.e.o.StoreTimeout)
+}
+
+func (c *call) pbxCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), c.e.o.PBXTimeout)
+}
+
+// run is the whole life of a new inbound call.
+func (c *call) run() {
+	defer c.finish()
+	start := time.Now()
+	ctx, cancel := c.storeCtx()
+	d, err := c.e.o.Store.Decide(ctx, routing.Call{ID: c.id, DID: c.normalDID(), Caller: c.caller, CallerName: c.in.CallerName, At: c.in.At})
+	cancel()
+	c.e.m.decisionSeconds.Observe(time.Since(start).Seconds())
+	if err != nil || d.Action == routing.ActionUnavailable {
+		c.e.m.storeErrors.Inc()
+		c.log.Warn("routing store unavailable: fallback", "err", err)
+		d = c.fallbackDecision()
+	}
+	c.mu.Lock()
+	c.decision = d
+	c.mu.Unlock()
+	c.e.m.calls.WithLabelValues(string(d.Action)).Inc()
+	c.log.Info("decision", "action", d.Action, "reason", d.Reason, "caller", c.callerRec)
+	switch d.Action {
+	case routing.ActionForward:
+		err = c.forward(d)
+	case routing.ActionVoicemail:
+		err = c.voicemail()
+	case routing.ActionReject, routing.ActionUnknown:
+		err = c.reject(d.Reject)
+	default:
+		err = c.reject(routing.RejectCongestion)
+	}
+	if err != nil && !errors.Is(err, errCallerGone) {
+		c.log.Warn("call flow", "err", err)
+	}
+}
+
+func (c *call) normalDID() string {
+	if d, err := routing.ParseE164(c.in.DID, c.e.o.Region); err == nil {
+		return d
+	}
+	return c.in.DID
+}
+
+// fallbackDecision is what a call gets when the store is down.
+func (c *call) fallbackDecision() routing.Decision {
+	fb := c.e.o.Fallback
+	d := routing.Decision{Action: fb.Action, Reason: routing.ReasonStoreDown, Detail: "store unavailable: fallback"}
+	switch fb.Action {
+	case routing.ActionForward:
+		d.Targets = []routing.Target{fb.Target}
+		d.Strategy = routing.Sequential
+		d.RingTimeout = routing.DefaultRingTimeout
+		did := c.normalDID()
+		d.CallerID = routing.CallerID{Number: did, Name: did}
+	case routing.ActionVoicemail:
+	default:
+		d.Action = routing.ActionReject
+		d.Reject = routing.RejectBusy
+	}
+	return d
+}
+
+// waitEvent waits for the next event of the call, or the operator's kill,
+// or the timer.
+func (c *call) waitEvent(timer <-chan time.Time) (Event, bool) {
+	select {
+	case ev := <-c.ev:
+		return ev, true
+	case <-c.killed:
+		return Event{Kind: EvHangup, Leg: "", Cause: CauseNormal}, true
+	case <-timer:
+		return Event{}, false
+	}
+}
+
+// forward rings the targets and bridges the first that answers.
+func (c *call) forward(d routing.Decision) error {
+	if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Ring(ctx, c.in.Leg) }); err != nil {
+		return err
+	}
+	c.setLive(func(l *routing.LiveCall) { l.State = stateRinging })
+	var last Cause = CauseFailed
+	groups := [][]routing.Target{d.Targets}
+	if d.Strategy != routing.Simultaneous {
+		groups = groups[:0]
+		for _, t := range d.Targets {
+			groups = append(groups, []routing.Target{t})
+		}
+	}
+	for _, g := range groups {
+		leg, t, cause, err := c.dial(g, d)
+		if err != nil {
+			return err // the caller is gone
+		}
+		if leg != "" {
+			return c.bridged(d, leg, t)
+		}
+		last = cause
+	}
+	c.outcome = map[Cause]string{CauseBusy: "busy", CauseNoAnswer: "no-answer"}[last]
+	if c.outcome == "" {
+		c.outcome = "failed"
+	}
+	if d.Voicemail {
+		return c.voicemail()
+	}
+	c.hangupBy = "system"
+	return c.hangupIn(CauseBusy)
+}
+
+// dial originates to targets at once and waits for the first answer. It
+// returns the answered leg, or the last failure cause; err is
+// errCallerGone when the caller hung up meanwhile.
+func (c *call) dial(targets []routing.Target, d routing.Decision) (LegID, routing.Target, Cause, error) {
+	legs := map[LegID]routing.Target{}
+	last := CauseFailed
+	for _, t := range targets {
+		var leg LegID
+		err := c.pbx(func(ctx context.Context) error {
+			var err error
+			leg, err = c.e.o.PBX.Originate(ctx, Originate{CallID: c.id, Inbound: c.in.Leg, Target: t, CallerID: d.CallerID, Timeout: d.RingTimeout})
+			return err
+		})
+		if err != nil {
+			c.log.Warn("originate", "target", t.String(), "err", err)
+			continue
+		}
+		legs[leg] = t
+		c.e.bind(leg, c)
+		c.setLive(func(l *routing.LiveCall) { l.Legs = append(l.Legs, string(leg)) })
+	}
+	defer func() {
+		for leg := range legs {
+			c.e.unbind(leg)
+		}
+	}()
+	// The PBX enforces the ring timeout; this is a safety net should its
+	// event never come.
+	safety := time.NewTimer(d.RingTimeout + 10*time.Second)
+	defer safety.Stop()
+	hangAll := func(except LegID) {
+		for leg := range legs {
+			if leg != except {
+				_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Hangup(ctx, leg, CauseNormal) })
+			}
+		}
+	}
+	for len(legs) > 0 {
+		ev, ok := c.waitEvent(safety.C)
+		if !ok {
+			hangAll("")
+			return "", routing.Target{}, CauseNoAnswer, nil
+		}
+		switch {
+		case ev.Kind == EvHangup && (ev.Leg == c.in.Leg || ev.Leg == ""):
+			hangAll("")
+			if ev.Leg == "" {
+				c.hangupBy = "operator"
+				_ = c.hangupIn(CauseNormal)
+			} else {
+				c.hangupBy = "caller"
+			}
+			c.outcome = "abandoned"
+			return "", routing.Target{}, CauseNormal, errCallerGone
+		case ev.Kind == EvAnswered:
+			t, mine := legs[ev.Leg]
+			if !mine {
+				continue
+			}
+			delete(legs, ev.Leg)
+			hangAll(ev.Leg) // simultaneous ringing: the others lose
+			c.e.bind(ev.Leg, c)
+			return ev.Leg, t, CauseNormal, nil
+		case ev.Kind == EvHangup:
+			if _, mine := legs[ev.Leg]; mine {
+				delete(legs, ev.Leg)
+				last = ev.Cause
+				c.log.Info("target failed", "cause", ev.Cause.String())
+				c.setLive(func(l *routing.LiveCall) { l.Legs = removeLeg(l.Legs, string(ev.Leg)) })
+			}
+		}
+	}
+	return "", routing.Target{}, last, nil
+}
+
+// bridged answers the caller, bridges the answered target, records when
+// asked, and waits for either side to hang up.
+func (c *call) bridged(d routing.Decision, callee LegID, t routing.Target) error {
+	if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Answer(ctx, c.in.Leg) }); err != nil {
+		_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Hangup(ctx, callee, CauseNormal) })
+		return err
+	}
+	c.answered = time.Now()
+	c.outcome = "answered"
+	c.target = t.String()
+	var bridge string
+	if err := c.pbx(func(ctx context.Context) error {
+		var err error
+		bridge, err = c.e.o.PBX.Bridge(ctx, c.id, c.in.Leg, callee)
+		return err
+	}); err != nil {
+		c.log.Warn("bridge", "err", err)
+		c.hangupBy = "system"
+		_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Hangup(ctx, callee, CauseNormal) })
+		return c.hangupIn(CauseFailed)
+	}
+	if d.Record {
+		_ = c.pbx(func(ctx context.Context) error {
+			var err error
+			c.recording, err = c.e.o.PBX.RecordCall(ctx, c.id, bridge, c.in.Leg)
+			return err
+		})
+	}
+	c.e.m.setup.Observe(time.Since(c.in.At).Seconds())
+	c.setLive(func(l *routing.LiveCall) {
+		l.State, l.Bridge, l.Answered, l.Target, l.Record = stateBridged, bridge, c.answered.UTC(), c.target, c.recording
+		l.Legs = []string{string(c.in.Leg), string(callee)}
+	})
+	return c.waitBridged(callee, bridge)
+}
+
+// waitBridged waits for the end of a bridged call and hangs up the other
+// side.
+func (c *call) waitBridged(callee LegID, bridge string) error {
+	for {
+		ev, _ := c.waitEvent(nil)
+		if ev.Kind != EvHangup {
+			continue
+		}
+		switch ev.Leg {
+		case c.in.Leg:
+			c.hangupBy = "caller"
+			_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Hangup(ctx, callee, CauseNormal) })
+		case callee:
+			c.hangupBy = "callee"
+			_ = c.hangupIn(CauseNormal)
+		case "":
+			c.hangupBy = "operator"
+			_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Hangup(ctx, callee, CauseNormal) })
+			_ = c.hangupIn(CauseNormal)
+		default:
+			continue
+		}
+		c.ended = time.Now()
+		if bridge != "" {
+			_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.DestroyBridge(ctx, bridge) })
+		}
+		return nil
+	}
+}
+
+// runAdopted resumes a bridged call after a restart.
+func (c *call) runAdopted() {
+	defer c.finish()
+	r, _ := c.record()
+	callee := LegID("")
+	if len(r.Legs) == 2 {
+		callee = LegID(r.Legs[1])
+	}
+	_ = c.waitBridged(callee, r.Bridge)
+}
+
+// reject ends the call the way the decision says, never hinting at a block.
+func (c *call) reject(mode routing.RejectMode) error {
+	c.outcome = "rejected"
+	c.hangupBy = "system"
+	switch mode {
+	case routing.RejectNotInService:
+		return c.announce(PromptNotInService)
+	case routing.RejectCongestion:
+		return c.hangupIn(CauseCongestion)
+	default:
+		return c.hangupIn(CauseBusy)
+	}
+}
+
+// announce answers, plays a prompt and hangs up.
+func (c *call) announce(p Prompt) error {
+	if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Answer(ctx, c.in.Leg) }); err != nil {
+		return err
+	}
+	c.setLive(func(l *routing.LiveCall) { l.State = stateAnnounce })
+	if err := c.play(p); err != nil {
+		return err
+	}
+	return c.hangupIn(CauseUnallocated)
+}
+
+// play plays a prompt and waits for its end (or the caller's).
+func (c *call) play(p Prompt) error {
+	if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Play(ctx, c.in.Leg, p) }); err != nil {
+		return err
+	}
+	t := time.NewTimer(30 * time.Second)
+	defer t.Stop()
+	for {
+		ev, ok := c.waitEvent(t.C)
+		if !ok {
+			return nil
+		}
+		switch {
+		case ev.Kind == EvPlaybackDone && ev.Leg == c.in.Leg:
+			return nil
+		case ev.Kind == EvHangup && ev.Leg == c.in.Leg:
+			c.hangupBy = "caller"
+			return errCallerGone
+		case ev.Kind == EvHangup && ev.Leg == "":
+			c.hangupBy = "operator"
+			_ = c.hangupIn(CauseNormal)
+			return errCallerGone
+		}
+	}
+}
+
+// voicemail answers, plays the greeting and a beep, and records a message.
+func (c *call) voicemail() error {
+	if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Answer(ctx, c.in.Leg) }); err != nil {
+		return err
+	}
+	c.setLive(func(l *routing.LiveCall) { l.State = stateVoicemail })
+	if c.outcome == "" {
+		c.outcome = "voicemail"
+	}
+	if err := c.play(PromptVoicemail); err != nil {
+		return err
+	}
+	if err := c.play(PromptBeep); err != nil {
+		return err
+	}
+	var name string
+	if err := c.pbx(func(ctx context.Context) error {
+		var err error
+		name, err = c.e.o.PBX.RecordMessage(ctx, c.id, c.in.Leg, c.e.o.MaxMessage)
+		return err
+	}); err != nil {
+		return c.hangupIn(CauseNormal)
+	}
+	started := time.Now()
+	c.outcome = "voicemail"
+	t := time.NewTimer(c.e.o.MaxMessage + 5*time.Second)
+	defer t.Stop()
+	dur := time.Duration(0)
+	gone := false
+loop:
+	for {
+		ev, ok := c.waitEvent(t.C)
+		switch {
+		case !ok:
+			break loop
+		case ev.Kind == EvRecordingDone && ev.Leg == c.in.Leg:
+			dur = ev.Duration
+			break loop
+		case ev.Kind == EvHangup && ev.Leg == c.in.Leg:
+			c.hangupBy, gone = "caller", true
+			break loop
+		case ev.Kind == EvHangup && ev.Leg == "":
+			c.hangupBy = "operator"
+			break loop
+		}
+	}
+	if dur == 0 {
+		dur = time.Since(started)
+	}
+	ctx, cancel := c.storeCtx()
+	err := c.e.o.Store.PutRecording(ctx, routing.Recording{Name: name, CallID: c.id, DID: c.normalDID(), Kind: "voicemail",
+		Caller: c.callerRec, Started: started.UTC(), Duration: dur, Node: c.e.o.Node, PBX: c.e.o.PBX.Name()})
+	cancel()
+	if err != nil {
+		c.e.m.storeErrors.Inc()
+		c.log.Warn("voicemail metadata", "err", err)
+	}
+	c.e.m.voicemails.Inc()
+	if gone {
+		return errCallerGone
+	}
+	return c.hangupIn(CauseNormal)
+}
+
+// hangupIn ends the caller's leg.
+func (c *call) hangupIn(cause Cause) error {
+	if c.hangupBy == "" {
+		c.hangupBy = "system"
+	}
+	return c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Hangup(ctx, c.in.Leg, cause) })
+}
+
+// pbx runs one PBX request with its time limit and counts failures.
+func (c *call) pbx(f func(ctx context.Context) error) error {
+	ctx, cancel := c.pbxCtx()
+	defer cancel()
+	err := f(ctx)
+	if err != nil {
+		c.e.m.pbxErrors.Inc()
+	}
+	return err
+}
+
+// finish releases what the call held and writes its one CDR.
+func (c *call) finish() {
+	defer c.e.done(c)
+	if c.ended.IsZero() {
+		c.ended = time.Now()
+	}
+	c.mu.Lock()
+	d := c.decision
+	c.mu.Unlock()
+	did := c.normalDID()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*c.e.o.StoreTimeout)
+	defer cancel()
+	if d.SlotHeld {
+		if err := c.e.o.Store.Release(ctx, did, c.id); err != nil {
+			c.e.m.storeErrors.Inc()
+			c.log.Warn("release slot (it expires with its lease)", "err", err)
+		}
+	}
+	var billsec time.Duration
+	if !c.answered.IsZero() {
+		billsec = c.ended.Sub(c.answered).Round(time.Second)
+		if err := c.e.o.Store.AddMinutes(ctx, did, billsec, c.ended); err != nil {
+			c.e.m.storeErrors.Inc()
+		}
+		if c.recording != "" {
+			if err := c.e.o.Store.PutRecording(ctx, routing.Recording{Name: c.recording, CallID: c.id, DID: did, Kind: "call",
+				Caller: c.callerRec, Started: c.answered.UTC(), Duration: billsec, Node: c.e.o.Node, PBX: c.e.o.PBX.Name()}); err != nil {
+				c.e.m.storeErrors.Inc()
+				c.log.Warn("recording metadata", "err", err)
+			}
+		}
+	}
+	if c.outcome == "" {
+		c.outcome = "rejected"
+	}
+	cdr := routing.CDR{CallID: c.id, DID: did, Caller: c.callerRec, Node: c.e.o.Node, PBX: c.e.o.PBX.Name(),
+		Action: string(d.Action), Outcome: c.outcome, Reason: string(d.Reason), Target: c.target,
+		Started: c.in.At.UTC(), Answered: c.answered.UTC(), Ended: c.ended.UTC(), Billsec: billsec,
+		Recording: c.recording, HangupBy: c.hangupBy}
+	if c.answered.IsZero() {
+		cdr.Answered = time.Time{}
+	}
+	if err := c.e.o.Store.WriteCDR(ctx, cdr); err != nil {
+		c.e.m.storeErrors.Inc()
+		c.log.Error("CDR lost: store unavailable", "err", err, "outcome", c.outcome)
+	}
+	if err := c.e.o.Store.DeleteCall(ctx, c.id); err != nil {
+		c.e.m.storeErrors.Inc()
+	}
+	c.e.m.ended.WithLabelValues(c.outcome).Inc()
+	c.log.Info("call ended", "outcome", c.outcome, "hangup_by", c.hangupBy, "billsec", int(billsec/time.Second))
+}
+
+func removeLeg(legs []string, leg string) []string {
+	out := legs[:0]
+	for _, l := range legs {
+		if l != leg {
+			out = append(out, l)
+		}
+	}
+	return out
+}

@@ -1,0 +1,145 @@
+// Package callflow executes routing decisions on a PBX, written once for
+// every PBX: a driver (ari/ for Asterisk, esl/ for FreeSWITCH) implements
+// the small call-control interface PBX and feeds the Engine the events of
+// the calls' legs; the Engine runs one flow per call — ring, originate,
+// bridge, record, announce, hang up — and keeps the live-call registry,
+// the concurrency slots and the CDRs right, also across restarts.
+package callflow
+
+import (
+	"context"
+	"time"
+
+	"github.com/vnum/vnum/routing"
+)
+
+// LegID names one channel on the PBX (an ARI channel id, a FreeSWITCH
+// UUID).
+type LegID string
+
+// Cause is why a leg ended, normalised across PBXs.
+type Cause int
+
+const (
+	CauseNormal      Cause = iota // normal clearing (either side hung up)
+	CauseBusy                     // 486 / USER_BUSY / cause 17
+	CauseNoAnswer                 // rang out / NO_ANSWER / cause 19
+	CauseFailed                   // unreachable, rejected, no route
+	CauseCongestion               // network or limit: carriers retry elsewhere
+	CauseUnallocated              // not in service (number gone)
+)
+
+func (c Cause) String() string {
+	switch c {
+	case CauseNormal:
+		return "normal"
+	case CauseBusy:
+		return "busy"
+	case CauseNoAnswer:
+		return "no-answer"
+	case CauseFailed:
+		return "failed"
+	case CauseCongestion:
+		return "congestion"
+	case CauseUnallocated:
+		return "unallocated"
+	}
+	return "unknown"
+}
+
+// Prompt is a logical announcement; each driver maps it to its PBX's files.
+type Prompt string
+
+const (
+	PromptNotInService Prompt = "not-in-service"
+	PromptVoicemail    Prompt = "voicemail-greeting" // "please leave a message after the tone"
+	PromptBeep         Prompt = "beep"
+)
+
+// Originate asks for an outbound leg to a target.
+type Originate struct {
+	CallID   string           // the vnum call (the inbound leg's id)
+	Inbound  LegID            // the caller's leg, for the PBX's linked id
+	Target   routing.Target   // what to dial: the driver applies its trunk template
+	CallerID routing.CallerID // what the far end sees: nothing else of the caller may reach it
+	Timeout  time.Duration    // ring timeout; the PBX reports CauseNoAnswer after it
+}
+
+// PBX is the call control a driver provides. Every method returns once the
+// PBX accepted the request; outcomes arrive as Events through
+// Engine.Dispatch. Methods must be safe for concurrent use.
+type PBX interface {
+	// Name is "asterisk" or "freeswitch".
+	Name() string
+	// Ring sends ringing (180) to an inbound leg without answering it.
+	Ring(ctx context.Context, leg LegID) error
+	// Answer answers an inbound leg.
+	Answer(ctx context.Context, leg LegID) error
+	// Originate starts an outbound leg; it later reports EvAnswered or
+	// EvHangup for the returned leg.
+	Originate(ctx context.Context, o Originate) (LegID, error)
+	// Bridge connects legs; it returns the bridge's id ("" when the PBX
+	// bridges without a bridge object).
+	Bridge(ctx context.Context, callID string, a, b LegID) (string, error)
+	// DestroyBridge removes a bridge (idempotent).
+	DestroyBridge(ctx context.Context, bridge string) error
+	// RecordCall records a bridged call from now to its end, both parties,
+	// by the cheapest method the PBX has. It returns the recording's name.
+	RecordCall(ctx context.Context, callID string, bridge string, leg LegID) (string, error)
+	// RecordMessage records what a leg says (voicemail) until '#',
+	// silence or max; EvRecordingDone reports the end.
+	RecordMessage(ctx context.Context, callID string, leg LegID, max time.Duration) (string, error)
+	// Play plays a prompt to a leg; EvPlaybackDone reports the end.
+	Play(ctx context.Context, leg LegID, p Prompt) error
+	// Hangup ends a leg with a cause (idempotent: a leg already gone is not
+	// an error).
+	Hangup(ctx context.Context, leg LegID, cause Cause) error
+	// Live lists what the PBX holds for this controller now, for
+	// reconciliation after a reconnect or a restart.
+	Live(ctx context.Context) (Live, error)
+}
+
+// Live is the PBX's view of the controller's legs and bridges.
+type Live struct {
+	Legs    map[LegID]LegState
+	Bridges map[string][]LegID // bridge id -> members
+}
+
+// LegState is one live leg.
+type LegState struct {
+	Answered bool
+	Bridge   string
+}
+
+// EventKind says what happened to a leg.
+type EventKind uint8
+
+const (
+	EvInbound       EventKind = iota + 1 // a new call reached the controller
+	EvAnswered                           // an outbound leg answered
+	EvHangup                             // a leg ended
+	EvDTMF                               // a digit
+	EvPlaybackDone                       // a prompt finished
+	EvRecordingDone                      // a recording finished
+)
+
+// Event is one thing that happened on the PBX.
+type Event struct {
+	Kind     EventKind
+	Leg      LegID
+	Cause    Cause
+	Digit    string
+	Duration time.Duration // recording length
+	Inbound  *Inbound      // EvInbound only
+}
+
+// Inbound describes a new call as the PBX presented it. Caller number and
+// name are the caller's own text: never trusted, never forwarded unless
+// the number's policy says so.
+type Inbound struct {
+	Leg          LegID
+	DID          string
+	CallerNumber string
+	CallerName   string
+	At           time.Time
+}
