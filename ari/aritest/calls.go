@@ -204,6 +204,23 @@ func (c *Call) finishLocked() {
 	close(c.done)
 }
 
+// Endpoint is the originate endpoint of a destination ("" for the caller).
+func (c *Call) Endpoint() string { return c.endpoint }
+
+// CallsTo returns the destinations originated to endpoint (e.g.
+// "PJSIP/+33612345678@carrier"), live or ended, oldest first.
+func (s *Server) CallsTo(endpoint string) []*Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*Call
+	for _, c := range s.originated {
+		if c.endpoint == endpoint {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // Call returns the party on channel id (live or ended), or nil.
 func (s *Server) Call(channelID string) *Call {
 	s.mu.Lock()
@@ -370,6 +387,7 @@ func (s *Server) originateLocked(o originateReq) *channel {
 	call := &Call{s: s, id: ch.id, endpoint: o.endpoint, done: make(chan struct{}), callerID: ch.caller}
 	ch.call = call
 	s.calls[ch.id] = call
+	s.originated = append(s.originated, call)
 	s.channels[ch.id] = ch
 	// Asterisk dials after answering the REST request.
 	ch.timers = append(ch.timers, s.afterLocked(0, func() { s.dialLocked(ch) }))

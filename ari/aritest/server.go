@@ -80,26 +80,27 @@ type Server struct {
 	mux  *http.ServeMux
 	url  string
 
-	mu        sync.Mutex
-	closed    bool
-	rejectWS  bool
-	apps      map[string]*application
-	conns     map[*wsConn]struct{}
-	channels  map[string]*channel
-	bridges   map[string]*bridge
-	playbacks map[string]*playback
-	liveRecs  map[string]*liveRec
-	stored    map[string]string // name -> format
-	endpoints map[string]bool   // known PJSIP endpoint resources
-	dests     map[string]Behavior
-	def       Behavior
-	calls     map[string]*Call // by channel id, live and finished
-	requests  []Request
-	messages  []Message
-	timers    map[*timer]struct{}
-	seq       int
-	nameSeq   int
-	epoch     int64
+	mu         sync.Mutex
+	closed     bool
+	rejectWS   bool
+	apps       map[string]*application
+	conns      map[*wsConn]struct{}
+	channels   map[string]*channel
+	bridges    map[string]*bridge
+	playbacks  map[string]*playback
+	liveRecs   map[string]*liveRec
+	stored     map[string]string // name -> format
+	endpoints  map[string]bool   // known PJSIP endpoint resources
+	dests      map[string]Behavior
+	def        Behavior
+	calls      map[string]*Call // by channel id, live and finished
+	originated []*Call
+	requests   []Request
+	messages   []Message
+	timers     map[*timer]struct{}
+	seq        int
+	nameSeq    int
+	epoch      int64
 
 	wsWG    sync.WaitGroup
 	timerWG sync.WaitGroup

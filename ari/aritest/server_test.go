@@ -222,6 +222,9 @@ func TestCalleeSeesDIDAndHangsUp(t *testing.T) {
 	if bob.CallerNumber != "15551230001" || bob.CallerName != "15551230001" || bob.Endpoint != "PJSIP/sip:bob@example.com" {
 		t.Errorf("callee channel %+v", bob)
 	}
+	if cs := f.s.CallsTo("PJSIP/sip:bob@example.com"); len(cs) != 1 || cs[0].ID() != "bob-1" {
+		t.Fatalf("CallsTo: %v", cs)
+	}
 	if name, num := f.s.Call("bob-1").CallerID(); num != "15551230001" || name != "15551230001" {
 		t.Errorf("far end saw %q <%s>", name, num)
 	}
