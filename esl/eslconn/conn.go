@@ -404,6 +404,9 @@ func commandLine(verb, cmd string, args []string) (string, error) {
 // client-chosen Job-UUID so the reader can re-key the waiter if
 // FreeSWITCH picked another one.
 func (c *Conn) command(ctx context.Context, name, wire, jobID string) (*Frame, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("esl: %s: %w", name, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.cmd)
 	defer cancel()
 	p := &pendingCmd{name: name, jobID: jobID, ch: make(chan replyResult, 1)}

@@ -583,10 +583,14 @@ func (s *Server) bridge(a *channel, dial string, inline bool, appUUID string) {
 	}
 	beh := s.behavior(endpoint)
 	s.after(beh.After, func() {
-		if b.hungup || a.hungup {
+		if a.hungup {
 			return
 		}
 		a.ringing = ""
+		if b.hungup { // the leg was killed while ringing
+			s.bridgeFailed(a, b.cause, inline, dial, appUUID)
+			return
+		}
 		if cause := outcomeCause(beh); cause != "" {
 			s.markHangup(b, cause)
 			s.emit(s.chanEvent("CHANNEL_HANGUP", b))
