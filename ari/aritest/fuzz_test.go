@@ -109,3 +109,9 @@ func FuzzWSReadFrame(f *testing.F) {
 		}
 	})
 }
+
+func TestParseCallerIDShrinks(t *testing.T) {
+	if _, n := parseCallerID(`"x" <+33 (6) 12-34.56>`); n != "+336123456" {
+		t.Errorf("number %q", n)
+	}
+}

@@ -21,7 +21,20 @@ type params struct {
 var errBadBody = errors.New("aritest: request body is not a JSON object")
 
 func parseParams(r *http.Request) (*params, error) {
-	return parseParamBytes(r.URL.Query(), reqBody(r))
+	q := r.URL.Query()
+	body := reqBody(r)
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		// Asterisk merges form variables with the query string.
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, errBadBody
+		}
+		for k, v := range form {
+			q[k] = append(q[k], v...)
+		}
+		body = nil
+	}
+	return parseParamBytes(q, body)
 }
 
 func parseParamBytes(q url.Values, body []byte) (*params, error) {
@@ -151,14 +164,29 @@ func parseCallerID(s string) (name, number string) {
 				name = name[1 : len(name)-1]
 			}
 			name = strings.ReplaceAll(name, `\"`, `"`)
-			return name, number
+			return name, shrinkNumber(number)
 		}
 	}
 	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
 		return s[1 : len(s)-1], ""
 	}
-	if strings.Trim(s, "+0123456789*#-() ") == "" {
-		return "", s
+	if strings.Trim(s, "+0123456789*#-() .") == "" {
+		return "", shrinkNumber(s)
 	}
 	return s, ""
+}
+
+// shrinkNumber drops the punctuation Asterisk's ast_shrink_phone_number
+// removes from a number made only of digits, +*# and ( ) - . or spaces.
+func shrinkNumber(n string) string {
+	if strings.Trim(n, "+0123456789*#-() .") != "" {
+		return n
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '(', ')', '-', '.', ' ':
+			return -1
+		}
+		return r
+	}, n)
 }

@@ -2,6 +2,7 @@ package aritest
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -89,6 +90,10 @@ func (s *Server) withChannel(stasis bool, h chanHandler) http.HandlerFunc {
 			writeMsg(w, http.StatusConflict, "Channel not in Stasis application")
 			return
 		}
+		if stasis && (ch.state == stDown || ch.state == stRinging) {
+			writeMsg(w, http.StatusPreconditionFailed, "Channel in invalid state")
+			return
+		}
 		h(w, r, ch)
 	}
 }
@@ -128,10 +133,19 @@ func (s *Server) originate(w http.ResponseWriter, r *http.Request) {
 		writeMsg(w, http.StatusBadRequest, "timeout: invalid value")
 		return
 	}
+	switch {
+	case o.timeout == -1:
+		o.timeout = 0 // no timeout
+	case o.timeout <= 0:
+		o.timeout = 30
+	}
 	tech, res, cut := strings.Cut(o.endpoint, "/")
 	switch {
 	case o.endpoint == "":
 		writeMsg(w, http.StatusBadRequest, "Endpoint must be specified")
+		return
+	case o.originator != "" && p.get("formats") != "":
+		writeMsg(w, http.StatusBadRequest, "Originator and formats can't both be specified")
 		return
 	case !cut || tech == "" || res == "":
 		writeMsg(w, http.StatusBadRequest, "Invalid endpoint specified")
@@ -391,6 +405,7 @@ func (s *Server) play(w http.ResponseWriter, r *http.Request, ch *channel, br *b
 	*q = append(*q, pb)
 	resp := pb.json()
 	s.startPlaybackLocked(q)
+	w.Header().Set("Location", "/playbacks/"+id)
 	writeJSON(w, http.StatusCreated, resp)
 }
 
@@ -407,10 +422,10 @@ func (s *Server) recOpts(w http.ResponseWriter, r *http.Request) (*liveRec, int,
 		writeMsg(w, http.StatusBadRequest, "Recording name and format are required")
 		return nil, 0, false
 	}
-	switch rec.format {
-	case "wav", "gsm", "ulaw", "alaw", "sln", "wav49", "g722", "g729", "ogg", "WAV":
+	switch rec.terminateOn {
+	case "", "none", "any", "*", "#":
 	default:
-		writeMsg(w, http.StatusUnprocessableEntity, "Format unknown on this system")
+		writeMsg(w, http.StatusBadRequest, "terminateOn invalid")
 		return nil, 0, false
 	}
 	maxDur, ok := p.int("maxDurationSeconds", 0)
@@ -425,12 +440,19 @@ func (s *Server) recOpts(w http.ResponseWriter, r *http.Request) (*liveRec, int,
 		writeMsg(w, http.StatusBadRequest, "ifExists invalid")
 		return nil, 0, false
 	}
-	if s.liveRecs[rec.name] != nil {
-		writeMsg(w, http.StatusConflict, "Recording with the same name is already in progress")
+	switch rec.format {
+	case "wav", "WAV", "gsm", "ulaw", "alaw", "sln", "sln16", "wav16", "wav49", "g722", "g729", "ogg", "au":
+	default:
+		writeMsg(w, http.StatusUnprocessableEntity, "specified format is unknown on this system")
 		return nil, 0, false
 	}
-	if _, exists := s.stored[rec.name]; exists && (ifExists == "" || ifExists == "fail") {
-		writeMsg(w, http.StatusConflict, "Recording with the same name already exists on the system")
+	if strings.Contains(rec.name, "..") || strings.HasPrefix(rec.name, "/") {
+		writeMsg(w, http.StatusBadRequest, "Recording name invalid")
+		return nil, 0, false
+	}
+	_, stored := s.stored[rec.name]
+	if s.liveRecs[rec.name] != nil || (stored && (ifExists == "" || ifExists == "fail")) {
+		writeMsg(w, http.StatusConflict, "Recording '"+rec.name+"' already exists and can not be overwritten")
 		return nil, 0, false
 	}
 	return rec, maxDur, true
@@ -456,6 +478,7 @@ func (s *Server) recordChannel(w http.ResponseWriter, r *http.Request, ch *chann
 	if ch.state == stUp && ch.kind != kindSnoop {
 		resp.State = "recording"
 	}
+	w.Header().Set("Location", "/recordings/live/"+url.PathEscape(rec.name))
 	writeJSON(w, http.StatusCreated, resp)
 	s.startRecLocked(rec)
 	if maxDur > 0 {

@@ -3,6 +3,7 @@ package aritest
 import (
 	"encoding/binary"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -176,6 +177,7 @@ func (s *Server) recordBridge(w http.ResponseWriter, r *http.Request, b *bridge)
 	b.rec = rec
 	resp := rec.json()
 	resp.State = "queued"
+	w.Header().Set("Location", "/recordings/live/"+url.PathEscape(rec.name))
 	writeJSON(w, http.StatusCreated, resp)
 	s.startRecLocked(rec)
 	if maxDur > 0 {

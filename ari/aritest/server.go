@@ -389,6 +389,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeMsg(sw, http.StatusUnauthorized, "Authentication required")
 		return
 	}
+	if p := r.URL.Path; len(p) > len("/ari/") && strings.HasSuffix(p, "/") {
+		writeMsg(sw, http.StatusNotFound, "ARI URLs do not end with a slash. Try "+strings.TrimSuffix(p, "/"))
+		return
+	}
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" {
 		probe := &discardWriter{h: http.Header{}}
