@@ -142,6 +142,8 @@ func render(t *testing.T, scenarios []scenario, sec secrets) (string, error) {
 			"vnumd_binary_src":            bin,
 			"vnumd_binary_path":           filepath.Join(sc.dir, "bin", "vnumd"),
 			"vnumd_create_user":           false,
+			"vnumd_root_user":             u.Username,
+			"vnumd_root_group":            g.Name,
 			"vnumd_user":                  u.Username,
 			"vnumd_group":                 g.Name,
 			"vnumd_home":                  filepath.Join(sc.dir, "home"),
