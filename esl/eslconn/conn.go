@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,9 @@ const (
 	DefaultCommandTimeout  = 10 * time.Second
 	DefaultMaxEventBacklog = 100_000
 )
+
+// DefaultLingerGrace is the default Options.LingerGrace.
+const DefaultLingerGrace = 2 * time.Second
 
 // Options configure Dial.
 type Options struct {
@@ -44,16 +48,21 @@ type Options struct {
 	// ErrEventBacklog (0: DefaultMaxEventBacklog). Events are never
 	// dropped silently.
 	MaxEventBacklog int
+	// LingerGrace is how long the Conn keeps reading (lingering events)
+	// after text/disconnect-notice before it closes the socket itself, in
+	// case FreeSWITCH does not (0: DefaultLingerGrace).
+	LingerGrace time.Duration
 }
 
 // Conn is one authenticated inbound ESL connection. All methods are safe
 // for concurrent use.
 type Conn struct {
-	nc  net.Conn
-	fr  *FrameReader
-	log *slog.Logger
-	cmd time.Duration
-	max int
+	nc     net.Conn
+	fr     *FrameReader
+	log    *slog.Logger
+	cmd    time.Duration
+	max    int
+	linger time.Duration
 
 	wmu sync.Mutex // serialises writes so the pending FIFO matches the wire order
 
@@ -103,6 +112,9 @@ func Dial(ctx context.Context, opts Options) (*Conn, error) {
 	if opts.MaxEventBacklog <= 0 {
 		opts.MaxEventBacklog = DefaultMaxEventBacklog
 	}
+	if opts.LingerGrace <= 0 {
+		opts.LingerGrace = DefaultLingerGrace
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -133,7 +145,7 @@ func Dial(ctx context.Context, opts Options) (*Conn, error) {
 	_ = nc.SetDeadline(time.Time{})
 
 	c := &Conn{
-		nc: nc, fr: fr, log: log, cmd: opts.CommandTimeout, max: opts.MaxEventBacklog,
+		nc: nc, fr: fr, log: log, cmd: opts.CommandTimeout, max: opts.MaxEventBacklog, linger: opts.LingerGrace,
 		jobs:    make(map[string]chan Event),
 		warnAt:  1000,
 		evWake:  make(chan struct{}, 1),
@@ -472,7 +484,7 @@ func (c *Conn) readLoop() {
 		f, err := c.fr.ReadFrame()
 		if err != nil {
 			switch {
-			case disconnected && errors.Is(err, io.EOF):
+			case disconnected && (errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded)):
 				err = ErrDisconnected
 			case errors.Is(err, io.EOF):
 				err = fmt.Errorf("%w: %w", ErrDisconnected, err)
@@ -502,6 +514,9 @@ func (c *Conn) readLoop() {
 			c.log.Info("esl disconnect-notice from FreeSWITCH")
 			disconnected = true
 			c.fail(ErrDisconnected)
+			// FreeSWITCH closes right after the notice (or after lingering
+			// events); do not wait for ever if it does not.
+			_ = c.nc.SetReadDeadline(time.Now().Add(c.linger))
 		default:
 			c.log.Warn("esl frame of unknown type skipped", "content_type", clip(f.ContentType()))
 		}
