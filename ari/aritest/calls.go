@@ -22,6 +22,8 @@ type InboundCall struct {
 	HangupAfter time.Duration
 	// DTMF digits the caller sends, timed from the answer.
 	DTMF []DTMFAt
+	// App is the Stasis application; "" means Options.App.
+	App string
 }
 
 // DTMFAt is a digit sent At after the answer (RFC 4733, 280 ms unless
@@ -265,6 +267,9 @@ func (s *Server) Inbound(ic InboundCall) (*Call, error) {
 		return nil, ErrClosed
 	}
 	app := s.opts.App
+	if ic.App != "" {
+		app = ic.App
+	}
 	args := ic.Args
 	if args == nil {
 		args = []string{ic.DID}
@@ -363,6 +368,12 @@ func (s *Server) behaviorLocked(endpoint string) Behavior {
 }
 
 func (s *Server) originateLocked(o originateReq) *channel {
+	return s.newOutboundLocked(o, true)
+}
+
+// newOutboundLocked creates an outbound channel; dial starts dialing it
+// (originate), else it enters Stasis at once in state Down (create).
+func (s *Server) newOutboundLocked(o originateReq, dial bool) *channel {
 	tech, res, _ := strings.Cut(o.endpoint, "/")
 	epName := endpointResource(res)
 	name, num := parseCallerID(o.callerID)
@@ -389,7 +400,13 @@ func (s *Server) originateLocked(o originateReq) *channel {
 	s.calls[ch.id] = call
 	s.originated = append(s.originated, call)
 	s.channels[ch.id] = ch
+	if !dial {
+		ch.timers = append(ch.timers, s.afterLocked(0, func() { s.enterStasisLocked(ch) }))
+		ch.inStasis = true
+		return ch
+	}
 	// Asterisk dials after answering the REST request.
+	ch.dialing = true
 	ch.timers = append(ch.timers, s.afterLocked(0, func() { s.dialLocked(ch) }))
 	return ch
 }
@@ -449,7 +466,7 @@ func (s *Server) calleeAnswerLocked(ch *channel) {
 	s.dialEventLocked(ch, "ANSWER")
 	ch.call.answered = true
 	ch.call.sipStatus = 200
-	if ch.app != "" {
+	if ch.app != "" && !ch.inStasis {
 		s.enterStasisLocked(ch)
 	}
 	if h := ch.behavior.HangupAfter; h > 0 {
@@ -523,7 +540,7 @@ func (s *Server) endChannelLocked(ch *channel, e endSpec) {
 		s.finishRecLocked(br.rec, "done")
 	}
 	if ch.kind == kindOriginated {
-		if e.dial != "" && !ch.call.answered {
+		if e.dial != "" && ch.dialing && !ch.call.answered {
 			s.dialEventLocked(ch, e.dial)
 		}
 		ch.dp.AppName, ch.dp.AppData = "AppDial2", "(Outgoing Line)"
@@ -610,7 +627,7 @@ var hangupReasons = map[string]int{
 // ariHangupLocked is DELETE /channels/{id}: a soft hang-up (cause 32).
 func (s *Server) ariHangupLocked(ch *channel, cause int) {
 	e := endSpec{hr: true, hrCause: 32, soft: true, cause: cause}
-	if ch.kind == kindOriginated && ch.state != stUp {
+	if ch.kind == kindOriginated && ch.dialing && ch.state != stUp {
 		e.dial = "NOANSWER"
 	}
 	s.endChannelLocked(ch, e)

@@ -164,6 +164,7 @@ type channel struct {
 	snoopOf  string
 	snooped  int // number of snoops on this channel
 	hungUp   bool
+	dialing  bool // originate or /dial started
 
 	timers   []*timer
 	pbQueue  []*playback // [0] is playing
@@ -189,6 +190,7 @@ type bridge struct {
 	rec             *liveRec
 	pbQueue         []*playback
 	everOccupied    bool
+	moh             bool
 }
 
 func (b *bridge) memberIDs() []string {
@@ -244,6 +246,7 @@ func (p *playback) json() *playbackJSON {
 
 type application struct {
 	name      string
+	all       bool // connected with subscribeAll=true
 	conn      *wsConn
 	endpoints map[string]int // subscription ref counts
 }

@@ -15,6 +15,8 @@ func (s *Server) routes() {
 
 	m.HandleFunc("GET /ari/channels", s.listChannels)
 	m.HandleFunc("POST /ari/channels", s.originate)
+	m.HandleFunc("POST /ari/channels/create", s.originate)
+	m.HandleFunc("POST /ari/channels/{id}/dial", s.withChannel(false, s.dial))
 	m.HandleFunc("GET /ari/channels/{id}", s.withChannel(false, s.getChannel))
 	m.HandleFunc("POST /ari/channels/{id}", s.originate)
 	m.HandleFunc("DELETE /ari/channels/{id}", s.hangup)
@@ -47,6 +49,9 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /ari/bridges/{bid}/removeChannel", s.withBridge(s.removeChannel))
 	m.HandleFunc("POST /ari/bridges/{bid}/record", s.withBridge(s.recordBridge))
 	m.HandleFunc("POST /ari/bridges/{bid}/play", s.withBridge(s.playBridge))
+	m.HandleFunc("POST /ari/bridges/{bid}/moh", s.withBridge(s.bridgeMOH(true)))
+	m.HandleFunc("DELETE /ari/bridges/{bid}/moh", s.withBridge(s.bridgeMOH(false)))
+	m.HandleFunc("POST /ari/recordings/stored/{name}/copy", s.copyStored)
 	m.HandleFunc("POST /ari/bridges/{bid}/play/{playbackId}", s.withBridge(s.playBridge))
 
 	m.HandleFunc("GET /ari/playbacks/{pid}", s.getPlayback)
@@ -128,6 +133,7 @@ func (s *Server) originate(w http.ResponseWriter, r *http.Request) {
 	if id := r.PathValue("id"); id != "" {
 		o.channelID = id
 	}
+	create := strings.HasSuffix(r.URL.Path, "/channels/create")
 	var ok bool
 	if o.timeout, ok = p.int("timeout", 30); !ok {
 		writeMsg(w, http.StatusBadRequest, "timeout: invalid value")
@@ -150,6 +156,9 @@ func (s *Server) originate(w http.ResponseWriter, r *http.Request) {
 	case !cut || tech == "" || res == "":
 		writeMsg(w, http.StatusBadRequest, "Invalid endpoint specified")
 		return
+	case create && o.app == "":
+		writeMsg(w, http.StatusBadRequest, "Missing parameter app")
+		return
 	case o.app == "" && p.get("extension") == "":
 		writeMsg(w, http.StatusBadRequest, "Application or extension must be specified")
 		return
@@ -164,8 +173,37 @@ func (s *Server) originate(w http.ResponseWriter, r *http.Request) {
 		writeMsg(w, http.StatusBadRequest, "Provided originator channel was not found")
 		return
 	}
-	ch := s.originateLocked(o)
+	ch := s.newOutboundLocked(o, !create)
 	writeJSON(w, http.StatusOK, ch.json())
+}
+
+// dial dials a channel made with POST /channels/create.
+func (s *Server) dial(w http.ResponseWriter, r *http.Request, ch *channel) {
+	p, err := parseParams(r)
+	if err != nil {
+		writeMsg(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if !ch.inStasis {
+		writeMsg(w, http.StatusConflict, "Channel not in Stasis application")
+		return
+	}
+	if ch.kind != kindOriginated || ch.dialing || ch.state != stDown {
+		writeMsg(w, http.StatusConflict, "Channel is not in the 'Down' state")
+		return
+	}
+	timeout, ok := p.int("timeout", 0)
+	if !ok {
+		writeMsg(w, http.StatusBadRequest, "timeout: invalid value")
+		return
+	}
+	ch.timeout = 0
+	if timeout > 0 {
+		ch.timeout = secs(timeout)
+	}
+	ch.dialing = true
+	writeNoContent(w)
+	s.dialLocked(ch)
 }
 
 func (s *Server) hangup(w http.ResponseWriter, r *http.Request) {

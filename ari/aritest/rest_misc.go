@@ -185,6 +185,50 @@ func (s *Server) recordBridge(w http.ResponseWriter, r *http.Request, b *bridge)
 	}
 }
 
+func (s *Server) bridgeMOH(start bool) bridgeHandler {
+	return func(w http.ResponseWriter, _ *http.Request, b *bridge) {
+		if !start && !b.moh {
+			writeMsg(w, http.StatusConflict, "Bridge isn't playing music")
+			return
+		}
+		b.moh = start
+		if start {
+			for _, m := range b.members {
+				if m.call != nil {
+					m.call.played = append(m.call.played, "moh")
+				}
+			}
+		}
+		writeNoContent(w)
+	}
+}
+
+func (s *Server) copyStored(w http.ResponseWriter, r *http.Request) {
+	p, err := parseParams(r)
+	if err != nil {
+		writeMsg(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	dst := p.get("destinationRecordingName")
+	if dst == "" {
+		writeMsg(w, http.StatusBadRequest, "Missing parameter destinationRecordingName")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.stored[r.PathValue("name")]
+	if !ok {
+		writeMsg(w, http.StatusNotFound, "Recording not found")
+		return
+	}
+	if _, exists := s.stored[dst]; exists {
+		writeMsg(w, http.StatusConflict, "A recording with the same name already exists on the system")
+		return
+	}
+	s.stored[dst] = f
+	writeJSON(w, http.StatusOK, storedJSON{Name: dst, Format: f})
+}
+
 func (s *Server) playBridge(w http.ResponseWriter, r *http.Request, b *bridge) {
 	s.play(w, r, nil, b)
 }

@@ -26,6 +26,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -95,6 +97,7 @@ type Server struct {
 	def        Behavior
 	calls      map[string]*Call // by channel id, live and finished
 	originated []*Call
+	allApps    int // connected apps with subscribeAll
 	requests   []Request
 	messages   []Message
 	timers     map[*timer]struct{}
@@ -272,35 +275,38 @@ func (s *Server) newEvent(typ string) *wireEvent {
 	return &wireEvent{Type: typ, Timestamp: ariTime(time.Now()), AsteriskID: asteriskID}
 }
 
-// sendLocked delivers ev to each app in apps that has a connected WebSocket.
-func (s *Server) sendLocked(ev *wireEvent, apps ...[]string) {
-	sent := 0
-	var seen [4]string
-	for _, list := range apps {
-	next:
-		for _, name := range list {
-			for _, x := range seen[:min(sent, len(seen))] {
-				if x == name {
-					continue next
-				}
+// sendLocked delivers ev to the apps in the lists (each once) and to apps
+// connected with subscribeAll, if they have a connected WebSocket.
+func (s *Server) sendLocked(ev *wireEvent, lists ...[]string) {
+	var buf [4]string
+	targets := buf[:0]
+	for _, l := range lists {
+		for _, name := range l {
+			if !slices.Contains(targets, name) {
+				targets = append(targets, name)
 			}
-			if sent < len(seen) {
-				seen[sent] = name
-			}
-			sent++
-			a := s.apps[name]
-			if a == nil || a.conn == nil {
-				s.log.Debug("event lost, app inactive", "app", name, "type", ev.Type)
-				continue
-			}
-			ev.Application = name
-			b, err := json.Marshal(ev)
-			if err != nil {
-				s.log.Error("marshal event", "err", err)
-				continue
-			}
-			a.conn.enqueue(b)
 		}
+	}
+	if s.allApps > 0 {
+		for name, a := range s.apps {
+			if a.all && !slices.Contains(targets, name) {
+				targets = append(targets, name)
+			}
+		}
+	}
+	for _, name := range targets {
+		a := s.apps[name]
+		if a == nil || a.conn == nil {
+			s.log.Debug("event lost, app inactive", "app", name, "type", ev.Type)
+			continue
+		}
+		ev.Application = name
+		b, err := json.Marshal(ev)
+		if err != nil {
+			s.log.Error("marshal event", "err", err)
+			continue
+		}
+		a.conn.enqueue(b)
 	}
 }
 
@@ -482,6 +488,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wsWG.Add(1)
 	s.conns[c] = struct{}{}
+	all, _ := strconv.ParseBool(q.Get("subscribeAll"))
 	for _, n := range names {
 		a := s.appLocked(n)
 		if a.conn != nil && a.conn != c {
@@ -490,6 +497,10 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			old.close()
 		}
 		a.conn = c
+		a.all = all
+		if all {
+			s.allApps++
+		}
 	}
 	s.mu.Unlock()
 	s.log.Debug("websocket connected", "apps", names)
@@ -507,6 +518,10 @@ func (s *Server) detachLocked(c *wsConn) {
 	for _, n := range c.apps {
 		if a := s.apps[n]; a != nil && a.conn == c {
 			a.conn = nil
+			if a.all {
+				a.all = false
+				s.allApps--
+			}
 		}
 	}
 }

@@ -437,3 +437,65 @@ func TestCloseEndsCallsAndConnections(t *testing.T) {
 		t.Errorf("after close: %v", err)
 	}
 }
+
+func TestCreateThenDial(t *testing.T) {
+	f := newFixture(t, Options{}, true)
+	f.s.SetDestination("PJSIP/alice", Behavior{RingEvent: true, AnswerAfter: 10 * time.Millisecond})
+	st, m := f.call("POST", "/ari/channels/create", "", map[string]any{"endpoint": "PJSIP/alice", "app": "vnum", "channelId": "a1"})
+	if st != 200 || m["state"] != "Down" {
+		t.Fatalf("create: %d %v", st, m)
+	}
+	f.waitType("a1", "StasisStart")
+	if st, m := f.call("POST", "/ari/channels/a1/answer", "", nil); st != 412 || m["message"] != "Channel in invalid state" {
+		t.Errorf("answer of a Down channel: %d %v", st, m)
+	}
+	if st, _ := f.call("POST", "/ari/channels/a1/dial", "", map[string]any{"timeout": 5}); st != 204 {
+		t.Fatalf("dial: %d", st)
+	}
+	f.waitTrue("answered", func() bool { return f.s.Call("a1").Answered() })
+	f.waitTrue("Dial ANSWER", func() bool { return len(f.types("a1")) == 6 })
+	if got := f.types("a1"); !slices.Equal(got, []string{"StasisStart", "Dial", "ChannelStateChange", "Dial", "ChannelStateChange", "Dial"}) {
+		t.Errorf("events %v", got)
+	}
+	if st, _ := f.call("POST", "/ari/channels/a1/dial", "", nil); st != 409 {
+		t.Errorf("second dial: %d", st)
+	}
+}
+
+func TestSubscribeAllAndBridgeMOH(t *testing.T) {
+	f := newFixture(t, Options{}, true)
+	other := newEventLog()
+	ws, err := dialTestWSFunc(f.s, testUser, testPass, "monitor", other.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	// without subscribeAll the monitor app sees nothing of vnum's calls
+	c, _ := f.s.Inbound(InboundCall{DID: "1"})
+	f.waitType(c.ID(), "StasisStart")
+	f.call("POST", "/ari/bridges/b1", "", nil)
+	if st, _ := f.call("DELETE", "/ari/bridges/b1/moh", "", nil); st != 409 {
+		t.Errorf("stop moh not playing: %d", st)
+	}
+	if st, _ := f.call("POST", "/ari/bridges/b1/moh", "", nil); st != 204 {
+		t.Errorf("moh: %d", st)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := len(other.snapshot()); n != 0 {
+		t.Errorf("monitor got %d events", n)
+	}
+	ws.Close()
+	all, err := dialTestWSFunc(f.s, testUser, testPass, "monitor&subscribeAll=true", other.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer all.Close()
+	f.waitTrue("monitor connected", func() bool { return f.s.Connected("monitor") })
+	c2, _ := f.s.Inbound(InboundCall{DID: "2"})
+	if !other.waitFor(time.Second, func(evs []map[string]any) bool { return len(evs) > 0 }) {
+		t.Fatal("subscribeAll app got nothing")
+	}
+	if e := other.snapshot()[0]; str(e, "channel", "id") != c2.ID() || str(e, "application") != "monitor" {
+		t.Errorf("monitor event %v", e)
+	}
+}

@@ -88,7 +88,7 @@ func dialTestWSFunc(s *Server, user, pass, app string, onEvent func([]byte)) (*t
 	key := base64.StdEncoding.EncodeToString(kb)
 	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
 	req := fmt.Sprintf("GET /ari/events?app=%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nAuthorization: Basic %s\r\n\r\n", url.QueryEscape(app), u.Host, key, auth)
+		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nAuthorization: Basic %s\r\n\r\n", app, u.Host, key, auth)
 	if _, err := conn.Write([]byte(req)); err != nil {
 		conn.Close()
 		return nil, err
