@@ -1,19 +1,3 @@
-// Package aritest is a wire-level Asterisk ARI emulator for tests.
-//
-// It serves ARI's REST API under /ari/... (basic auth or api_key=user:pass)
-// and the WebSocket event stream GET /ari/events?app=NAME, and simulates
-// carrier calls (Inbound) and originated destinations (SetDestination) the
-// way Asterisk 22.10.1 behaved in the captures kept in testdata/: event
-// types and order, cause codes, dial statuses, status codes and error
-// bodies. Tests drive production ARI clients against it and assert what the
-// parties experienced through the Call handles.
-//
-// Known omissions: ChannelVarset events are only sent for POST /variable,
-// there is no dialplan (a channel that leaves Stasis is hung up), media is
-// not transported (playback lengths come from Options.PlaybackDuration).
-//
-// The WebSocket server is a minimal RFC 6455 implementation: the module does
-// not list golang.org/x/net, so x/net/websocket cannot be used here.
 package aritest
 
 import (

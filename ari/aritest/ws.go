@@ -187,12 +187,27 @@ func (c *wsConn) take() [][]byte {
 	return q
 }
 
-func (c *wsConn) close() { c.once.Do(func() { close(c.done) }) }
+// close asks run to stop; a write blocked on a peer that does not read is
+// cut short.
+func (c *wsConn) close() {
+	c.once.Do(func() {
+		close(c.done)
+		_ = c.conn.SetWriteDeadline(time.Now().Add(closeGrace))
+	})
+}
+
+const closeGrace = 100 * time.Millisecond
 
 func (c *wsConn) write(op byte, p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_ = c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	d := 5 * time.Second
+	select {
+	case <-c.done:
+		d = closeGrace
+	default:
+	}
+	_ = c.conn.SetWriteDeadline(time.Now().Add(d))
 	return wsWriteFrame(c.conn, op, p, false)
 }
 
