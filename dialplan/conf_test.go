@@ -296,3 +296,23 @@ func FuzzMatchPattern(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseFSInclude(f *testing.F) {
+	f.Add(`<include><context name="c"><extension name="e"><condition field="destination_number" expression="^(\+?[0-9]+)$"><action application="transfer" data="$1 XML x"/></condition></extension></context></include>`)
+	f.Add(`<include><extension name="e"><condition field="${network_addr}" expression="^(1\.2\.3\.4)$"/><condition/></extension></include>`)
+	f.Add(`<include><gateway name="g"><param name="proxy" value="h"/><variables><variable name="v" value="1" direction="outbound"/></variables></gateway></include>`)
+	f.Fuzz(func(t *testing.T, in string) {
+		inc, err := dialplan.ParseFSInclude(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		fields := map[string]string{"destination_number": "+14155550100", "network_addr": "192.0.2.10"}
+		_, _, _ = dialplan.Hunt(inc.Extensions, fields)
+		for i := range inc.Contexts {
+			_, actions, err := inc.Contexts[i].Hunt(fields)
+			if err == nil && actions == nil && len(inc.Contexts[i].Extensions) == 0 {
+				t.Fatal("a match in an empty context")
+			}
+		}
+	})
+}

@@ -223,6 +223,7 @@ func TestRenderedConfigAgreesWithVnumd(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			env := readEnv(t, filepath.Join(sc.dir, "etc", "vnumd.env"))
 			checkSecretFiles(t, sc, sec)
+			checkUnit(t, sc)
 			if sc.pbx == "asterisk" {
 				checkAsterisk(t, sc, env, sec)
 			} else {
@@ -822,4 +823,59 @@ func TestRolesRefuseUnsafeSettings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkUnit: the systemd unit starts the right subcommand with the rendered
+// environment, restarts on failure, comes after Redis, and is hardened.
+func checkUnit(t *testing.T, sc scenario) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(sc.dir, "unit", "vnumd.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := map[string][]string{}
+	section := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || line[0] == '#' || line[0] == ';':
+		case line[0] == '[':
+			section = strings.Trim(line, "[]")
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				t.Fatalf("unit: bad line %q", line)
+			}
+			unit[section+"."+k] = append(unit[section+"."+k], v)
+		}
+	}
+	want := map[string]string{
+		"Service.ExecStart":       filepath.Join(sc.dir, "bin", "vnumd") + " " + sc.pbx,
+		"Service.EnvironmentFile": filepath.Join(sc.dir, "etc", "vnumd.env"),
+		"Service.Restart":         "on-failure",
+		"Service.NoNewPrivileges": "yes",
+		"Service.ProtectSystem":   "strict",
+		"Service.PrivateTmp":      "yes",
+		"Service.User":            mustUser(t),
+	}
+	for k, v := range want {
+		if got := unit[k]; len(got) != 1 || got[0] != v {
+			t.Errorf("unit %s = %q, want %q", k, got, v)
+		}
+	}
+	after := strings.Fields(strings.Join(unit["Unit.After"], " "))
+	for _, u := range []string{"redis-server.service", sc.pbx + ".service"} {
+		if !slices.Contains(after, u) {
+			t.Errorf("unit After=%v lacks %s", after, u)
+		}
+	}
+}
+
+func mustUser(t *testing.T) string {
+	t.Helper()
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Username
 }
