@@ -39,9 +39,8 @@
 // ChannelVarset events (only those caused by POST /variable), redirect,
 // move, externalMedia, device states, mailboxes, sounds, user events.
 //
-// The WebSocket server is a small RFC 6455 implementation in this package:
-// the module's go.sum lacks golang.org/x/net, so x/net/websocket could not be
-// used.
+// The event stream is served with golang.org/x/net/websocket, the library
+// the CyCoreSystems client dials with.
 //
 // Every REST call and event is handled under one mutex with timers
 // (time.AfterFunc) instead of goroutines per channel; each WebSocket has one

@@ -1,14 +1,13 @@
 package aritest
 
 import (
-	"bytes"
 	"net/url"
 	"strings"
 	"testing"
 )
 
-// Parsers of what clients send: callerId strings, request parameters and
-// WebSocket frames.
+// Parsers of what clients send: callerId strings and request parameters
+// (WebSocket frames are parsed by golang.org/x/net/websocket).
 
 func TestParseCallerID(t *testing.T) {
 	for _, tc := range []struct{ in, name, num string }{
@@ -84,34 +83,4 @@ func FuzzParams(f *testing.F) {
 		}
 		_ = p.vars()
 	})
-}
-
-func FuzzWSReadFrame(f *testing.F) {
-	var b bytes.Buffer
-	_ = wsWriteFrame(&b, opText, []byte(`{"type":"x"}`), true)
-	f.Add(b.Bytes())
-	b.Reset()
-	_ = wsWriteFrame(&b, opText, bytes.Repeat([]byte("a"), 300), false)
-	f.Add(b.Bytes())
-	f.Add([]byte{0x81, 0xFF, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF})
-	f.Fuzz(func(t *testing.T, in []byte) {
-		op, p, err := wsReadFrame(bytes.NewReader(in))
-		if err != nil {
-			return
-		}
-		var out bytes.Buffer
-		if err := wsWriteFrame(&out, op, p, false); err != nil {
-			t.Fatal(err)
-		}
-		op2, p2, err := wsReadFrame(&out)
-		if err != nil || op2 != op || !bytes.Equal(p, p2) {
-			t.Fatalf("round trip: %v %d %d", err, op, op2)
-		}
-	})
-}
-
-func TestParseCallerIDShrinks(t *testing.T) {
-	if _, n := parseCallerID(`"x" <+33 (6) 12-34.56>`); n != "+336123456" {
-		t.Errorf("number %q", n)
-	}
 }

@@ -1,6 +1,7 @@
 package aritest
 
 import (
+	"bufio"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -10,11 +11,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/websocket"
 )
 
 // Sentinel errors.
@@ -340,8 +344,17 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// Unwrap lets http.ResponseController reach the connection (WebSocket hijack).
+// Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack is for the WebSocket handshake (x/net/websocket asserts
+// http.Hijacker).
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.status == 0 {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
 
 type discardWriter struct {
 	h    http.Header
@@ -367,11 +380,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.mu.Lock()
-		st := sw.status
-		if st == 0 {
-			st = http.StatusSwitchingProtocols // hijacked WebSocket
-		}
-		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: body, Status: st})
+		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: body, Status: sw.status})
 		s.mu.Unlock()
 	}()
 	if !s.authorised(r) {
@@ -458,19 +467,22 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeMsg(w, http.StatusServiceUnavailable, "Service Unavailable")
 		return
 	}
-	conn, br, err := wsUpgrade(w, r)
-	if err != nil {
-		writeMsg(w, http.StatusBadRequest, "Invalid websocket request")
-		return
-	}
-	c := newWSConn(conn, names)
+	websocket.Server{
+		// Asterisk only logs a mismatched Origin; accept any.
+		Handshake: func(*websocket.Config, *http.Request) error { return nil },
+		Handler:   func(ws *websocket.Conn) { s.runEvents(ws, names, r.URL.Query()) },
+	}.ServeHTTP(w, r)
+}
+
+func (s *Server) runEvents(ws *websocket.Conn, names []string, q url.Values) {
+	c := newWSConn(ws, names)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		_ = conn.Close()
 		return
 	}
 	s.wsWG.Add(1)
+	defer s.wsWG.Done()
 	s.conns[c] = struct{}{}
 	all, _ := strconv.ParseBool(q.Get("subscribeAll"))
 	for _, n := range names {
@@ -488,8 +500,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	s.log.Debug("websocket connected", "apps", names)
-	defer s.wsWG.Done()
-	c.run(br)
+	c.run()
 	s.mu.Lock()
 	s.detachLocked(c)
 	s.mu.Unlock()

@@ -278,8 +278,11 @@ func TestWebSocketDropAndReject(t *testing.T) {
 	if f.s.Connected("vnum") {
 		t.Fatal("still connected")
 	}
-	if _, err := dialTestWS(f.s, testUser, testPass, "vnum", f.log); err == nil || !strings.Contains(err.Error(), "503") {
-		t.Fatalf("reconnect while rejecting: %v", err)
+	if _, err := dialTestWS(f.s, testUser, testPass, "vnum", f.log); err == nil {
+		t.Fatal("reconnect accepted while rejecting")
+	}
+	if reqs := f.s.Requests(); reqs[len(reqs)-1].Path != "/ari/events" || reqs[len(reqs)-1].Status != 503 {
+		t.Fatalf("rejected handshake: %+v", reqs[len(reqs)-1])
 	}
 	before := len(f.log.snapshot())
 	f.s.Call("bob").Hangup() // lost: nobody listening
@@ -368,12 +371,17 @@ func TestRecordingsStopCancelAndFile(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "audio/wav" {
 		t.Errorf("file: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	var states []string
-	for _, e := range f.log.snapshot() {
-		if strings.HasPrefix(str(e, "type"), "Recording") {
-			states = append(states, str(e, "type")+":"+str(e, "recording", "state"))
+	recStates := func() []string {
+		var states []string
+		for _, e := range f.log.snapshot() {
+			if strings.HasPrefix(str(e, "type"), "Recording") {
+				states = append(states, str(e, "type")+":"+str(e, "recording", "state"))
+			}
 		}
+		return states
 	}
+	f.waitTrue("4 recording events", func() bool { return len(recStates()) >= 4 })
+	states := recStates()
 	want := []string{"RecordingStarted:recording", "RecordingFinished:done", "RecordingStarted:recording", "RecordingFinished:canceled"}
 	if !slices.Equal(states, want) {
 		t.Errorf("recording events %v", states)

@@ -1,24 +1,21 @@
 package aritest
 
 import (
-	"bufio"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/websocket"
 )
 
-// testWS is a tiny ARI event-stream client for tests (the module has no
-// WebSocket client library). Received events are appended to a shared log.
+// testWS is an ARI event-stream client for tests; received events go to a
+// callback.
 type testWS struct {
-	conn net.Conn
-	wg   sync.WaitGroup
+	ws *websocket.Conn
+	wg sync.WaitGroup
 }
 
 type eventLog struct {
@@ -72,61 +69,36 @@ func dialTestWS(s *Server, user, pass, app string, log *eventLog) (*testWS, erro
 	return dialTestWSFunc(s, user, pass, app, log.add)
 }
 
-// dialTestWSFunc connects and calls onEvent for every text frame, from the
+// dialTestWSFunc connects (appQuery is the app name, optionally followed by
+// more query parameters) and calls onEvent for every message, from the
 // client's reader goroutine.
-func dialTestWSFunc(s *Server, user, pass, app string, onEvent func([]byte)) (*testWS, error) {
-	u, err := url.Parse(s.URL())
+func dialTestWSFunc(s *Server, user, pass, appQuery string, onEvent func([]byte)) (*testWS, error) {
+	cfg, err := websocket.NewConfig(s.WebsocketURL()+"?app="+appQuery, "http://localhost/")
 	if err != nil {
 		return nil, err
 	}
-	conn, err := net.Dial("tcp", u.Host)
+	cfg.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
+	ws, err := websocket.DialConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	kb := make([]byte, 16)
-	_, _ = rand.Read(kb)
-	key := base64.StdEncoding.EncodeToString(kb)
-	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
-	req := fmt.Sprintf("GET /ari/events?app=%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nAuthorization: Basic %s\r\n\r\n", app, u.Host, key, auth)
-	if _, err := conn.Write([]byte(req)); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		conn.Close()
-		return nil, fmt.Errorf("websocket handshake: %s", resp.Status)
-	}
-	if got := resp.Header.Get("Sec-WebSocket-Accept"); got != wsAccept(key) {
-		conn.Close()
-		return nil, fmt.Errorf("bad accept %q", got)
-	}
-	c := &testWS{conn: conn}
+	c := &testWS{ws: ws}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		for {
-			op, p, err := wsReadFrame(br)
-			if err != nil || op == opClose {
+			var b []byte
+			if err := websocket.Message.Receive(ws, &b); err != nil {
 				return
 			}
-			if op == opText {
-				onEvent(p)
-			}
+			onEvent(b)
 		}
 	}()
 	return c, nil
 }
 
 func (c *testWS) Close() {
-	_ = wsWriteFrame(c.conn, opClose, nil, true)
-	_ = c.conn.Close()
+	_ = c.ws.Close()
 	c.wg.Wait()
 }
 
