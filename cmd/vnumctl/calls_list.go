@@ -5,7 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vnum/vnum/routing/redisstore"
+	"github.com/vnum/vnum/routing"
 )
 
 func callsListCmd(e *env) *cli.Command {
@@ -23,7 +23,7 @@ func callsListCmd(e *env) *cli.Command {
 			}
 			if e.json {
 				if calls == nil {
-					calls = []redisstore.LiveCall{}
+					calls = []routing.LiveCall{}
 				}
 				return e.printJSON(calls)
 			}

@@ -7,7 +7,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vnum/vnum/routing"
-	"github.com/vnum/vnum/routing/redisstore"
 )
 
 func cdrListCmd(e *env) *cli.Command {
@@ -39,7 +38,7 @@ func cdrListCmd(e *env) *cli.Command {
 			}
 			if e.json {
 				if cdrs == nil {
-					cdrs = []redisstore.CDR{}
+					cdrs = []routing.CDR{}
 				}
 				return e.printJSON(cdrs)
 			}

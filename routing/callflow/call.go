@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -22,6 +23,13 @@ const (
 // errCallerGone: the caller hung up (or an operator hung up the call):
 // the flow stops and the call ends.
 var errCallerGone = errors.New("caller gone")
+
+// errDetached: the engine let go of the call (vnumd stopping without
+// dropping calls).
+var errDetached = errors.New("detached")
+
+// evDetach is the internal event a detaching engine sends every flow.
+const evDetach EventKind = 0xff
 
 // call is one inbound call and the goroutine that runs it.
 type call struct {
@@ -50,6 +58,7 @@ type call struct {
 	answered  time.Time
 	ended     time.Time
 	adopted   bool
+	legSeq    int
 }
 
 func newCall(e *Engine, id string, in Inbound) *call {
@@ -172,7 +181,7 @@ func (c *call) run() {
 	default:
 		err = c.reject(routing.RejectCongestion)
 	}
-	if err != nil && !errors.Is(err, errCallerGone) {
+	if err != nil && !errors.Is(err, errCallerGone) && !errors.Is(err, errDetached) {
 		c.log.Warn("call flow", "err", err)
 	}
 }
@@ -211,6 +220,8 @@ func (c *call) waitEvent(timer <-chan time.Time) (Event, bool) {
 		return ev, true
 	case <-c.killed:
 		return Event{Kind: EvHangup, Leg: "", Cause: CauseNormal}, true
+	case <-c.e.detach:
+		return Event{Kind: evDetach}, true
 	case <-timer:
 		return Event{}, false
 	}
@@ -258,19 +269,21 @@ func (c *call) dial(targets []routing.Target, d routing.Decision) (LegID, routin
 	legs := map[LegID]routing.Target{}
 	last := CauseFailed
 	for _, t := range targets {
-		var leg LegID
+		c.legSeq++
+		leg := LegID(c.id + "-" + strconv.Itoa(c.legSeq))
+		c.e.bind(leg, c)
+		legs[leg] = t
+		c.setLive(func(l *routing.LiveCall) { l.Legs = append(l.Legs, string(leg)) })
 		err := c.pbx(func(ctx context.Context) error {
-			var err error
-			leg, err = c.e.o.PBX.Originate(ctx, Originate{CallID: c.id, Inbound: c.in.Leg, Target: t, CallerID: d.CallerID, Timeout: d.RingTimeout})
-			return err
+			return c.e.o.PBX.Originate(ctx, Originate{Leg: leg, CallID: c.id, Inbound: c.in.Leg, Target: t, CallerID: d.CallerID, Timeout: d.RingTimeout})
 		})
 		if err != nil {
 			c.log.Warn("originate", "target", t.String(), "err", err)
+			delete(legs, leg)
+			c.e.unbind(leg)
+			c.setLive(func(l *routing.LiveCall) { l.Legs = removeLeg(l.Legs, string(leg)) })
 			continue
 		}
-		legs[leg] = t
-		c.e.bind(leg, c)
-		c.setLive(func(l *routing.LiveCall) { l.Legs = append(l.Legs, string(leg)) })
 	}
 	defer func() {
 		for leg := range legs {
@@ -295,6 +308,8 @@ func (c *call) dial(targets []routing.Target, d routing.Decision) (LegID, routin
 			return "", routing.Target{}, CauseNoAnswer, nil
 		}
 		switch {
+		case ev.Kind == evDetach:
+			return "", routing.Target{}, CauseNormal, errDetached
 		case ev.Kind == EvHangup && (ev.Leg == c.in.Leg || ev.Leg == ""):
 			hangAll("")
 			if ev.Leg == "" {
@@ -367,6 +382,9 @@ func (c *call) bridged(d routing.Decision, callee LegID, t routing.Target) error
 func (c *call) waitBridged(callee LegID, bridge string) error {
 	for {
 		ev, _ := c.waitEvent(nil)
+		if ev.Kind == evDetach {
+			return errDetached
+		}
 		if ev.Kind != EvHangup {
 			continue
 		}
@@ -442,6 +460,8 @@ func (c *call) play(p Prompt) error {
 			return nil
 		}
 		switch {
+		case ev.Kind == evDetach:
+			return errDetached
 		case ev.Kind == EvPlaybackDone && ev.Leg == c.in.Leg:
 			return nil
 		case ev.Kind == EvHangup && ev.Leg == c.in.Leg:
@@ -490,6 +510,8 @@ loop:
 		switch {
 		case !ok:
 			break loop
+		case ev.Kind == evDetach:
+			return errDetached
 		case ev.Kind == EvRecordingDone && ev.Leg == c.in.Leg:
 			dur = ev.Duration
 			break loop
@@ -538,9 +560,15 @@ func (c *call) pbx(f func(ctx context.Context) error) error {
 	return err
 }
 
-// finish releases what the call held and writes its one CDR.
+// finish releases what the call held and writes its one CDR — unless the
+// engine detached, in which case the next process finishes the call.
 func (c *call) finish() {
 	defer c.e.done(c)
+	select {
+	case <-c.e.detach:
+		return
+	default:
+	}
 	if c.ended.IsZero() {
 		c.ended = time.Now()
 	}

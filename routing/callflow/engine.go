@@ -87,6 +87,8 @@ type Engine struct {
 	calls    map[string]*call
 	legs     map[LegID]*call
 	draining bool
+	detach   chan struct{} // closed by Detach
+	detached bool
 	wg       sync.WaitGroup
 	idle     chan struct{} // closed when draining and no call is left
 }
@@ -112,7 +114,7 @@ func New(o Options) *Engine {
 		o.Metrics = NewMetrics(nil)
 	}
 	return &Engine{o: o, log: o.Logger.With("pbx", o.PBX.Name(), "node", o.Node), m: o.Metrics,
-		calls: map[string]*call{}, legs: map[LegID]*call{}}
+		calls: map[string]*call{}, legs: map[LegID]*call{}, detach: make(chan struct{})}
 }
 
 // Dispatch hands the engine one PBX event. It never blocks on a slow call
@@ -224,6 +226,22 @@ func (e *Engine) Drain() <-chan struct{} {
 		e.closeIdle()
 	}
 	return ch
+}
+
+// Detach lets go of every call without touching it: no hang-up, no CDR,
+// the registry entries and slots left to expire with their lease. It is
+// how vnumd stops without dropping established calls: the next process on
+// this node adopts them (Reconcile). It returns when every call goroutine
+// has returned.
+func (e *Engine) Detach() {
+	e.mu.Lock()
+	if !e.detached {
+		e.detached = true
+		e.draining = true
+		close(e.detach)
+	}
+	e.mu.Unlock()
+	e.wg.Wait()
 }
 
 // Wait blocks until every call goroutine has returned.

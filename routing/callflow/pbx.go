@@ -58,6 +58,10 @@ const (
 
 // Originate asks for an outbound leg to a target.
 type Originate struct {
+	// Leg is the id the new leg must have (ARI channelId, FreeSWITCH
+	// origination_uuid): the engine routes its events before the request
+	// even returns, since a busy target can end first.
+	Leg      LegID
 	CallID   string           // the vnum call (the inbound leg's id)
 	Inbound  LegID            // the caller's leg, for the PBX's linked id
 	Target   routing.Target   // what to dial: the driver applies its trunk template
@@ -75,9 +79,9 @@ type PBX interface {
 	Ring(ctx context.Context, leg LegID) error
 	// Answer answers an inbound leg.
 	Answer(ctx context.Context, leg LegID) error
-	// Originate starts an outbound leg; it later reports EvAnswered or
-	// EvHangup for the returned leg.
-	Originate(ctx context.Context, o Originate) (LegID, error)
+	// Originate starts an outbound leg with the id o.Leg; it later reports
+	// EvAnswered or EvHangup for it.
+	Originate(ctx context.Context, o Originate) error
 	// Bridge connects legs; it returns the bridge's id ("" when the PBX
 	// bridges without a bridge object).
 	Bridge(ctx context.Context, callID string, a, b LegID) (string, error)
@@ -142,4 +146,21 @@ type Inbound struct {
 	CallerNumber string
 	CallerName   string
 	At           time.Time
+}
+
+// Sink receives a driver's events; *Engine is one. A driver calls
+// Reconcile after every (re)connection of its event stream.
+type Sink interface {
+	Dispatch(Event)
+	Reconcile(ctx context.Context) error
+}
+
+// Driver is a PBX with its event stream: what vnumd runs.
+type Driver interface {
+	PBX
+	// Run reads the PBX's events into sink until ctx ends, reconnecting
+	// as needed.
+	Run(ctx context.Context, sink Sink) error
+	// Connected reports whether the event stream is up (health).
+	Connected() bool
 }

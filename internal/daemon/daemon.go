@@ -1,0 +1,227 @@
+// Package daemon is vnumd without its main: the routing store, the call
+// flow engine, one PBX driver, the control channel (hang-up requests from
+// vnumctl) and the health and metrics endpoint, wired together. It never
+// touches signals, so tests and the demo embed it.
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vnum/vnum/routing"
+	"github.com/vnum/vnum/routing/callflow"
+	"github.com/vnum/vnum/routing/redisstore"
+)
+
+// Config is everything vnumd needs, already read and checked by its main.
+type Config struct {
+	Node     string
+	Region   string
+	Listen   string // health + metrics; "" disables
+	Fallback callflow.Fallback
+	Privacy  routing.Privacy
+	Logger   *slog.Logger
+	// Redis is the store's client (the daemon closes it).
+	Redis redis.UniversalClient
+	// Driver is the PBX driver.
+	Driver callflow.Driver
+	// Lease of slots and registry entries (default redisstore.DefaultLease).
+	Lease time.Duration
+	// Registry for metrics (nil: a new one).
+	Registry *prometheus.Registry
+}
+
+// Daemon is a running vnumd.
+type Daemon struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *redisstore.Store
+	engine *callflow.Engine
+	reg    *prometheus.Registry
+
+	ready chan struct{}
+	mu    sync.Mutex
+	addr  string
+}
+
+// New wires a daemon; Run starts it.
+func New(cfg Config) (*Daemon, error) {
+	if cfg.Driver == nil || cfg.Redis == nil {
+		return nil, errors.New("daemon: a driver and a Redis client are required")
+	}
+	if cfg.Node == "" {
+		return nil, errors.New("daemon: node name is required")
+	}
+	if err := cfg.Privacy.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	lease := cfg.Lease
+	if lease <= 0 {
+		lease = redisstore.DefaultLease
+	}
+	store := redisstore.New(cfg.Redis, redisstore.Options{Logger: cfg.Logger, Lease: lease})
+	eng := callflow.New(callflow.Options{
+		PBX: cfg.Driver, Store: store, Node: cfg.Node, Region: cfg.Region, Privacy: cfg.Privacy,
+		Fallback: cfg.Fallback, Logger: cfg.Logger, Metrics: callflow.NewMetrics(cfg.Registry),
+		Refresh: lease / 4,
+	})
+	return &Daemon{cfg: cfg, log: cfg.Logger.With("node", cfg.Node, "pbx", cfg.Driver.Name()), store: store,
+		engine: eng, reg: cfg.Registry, ready: make(chan struct{})}, nil
+}
+
+// Engine is the call flow engine (tests).
+func (d *Daemon) Engine() *callflow.Engine { return d.engine }
+
+// Store is the routing store.
+func (d *Daemon) Store() *redisstore.Store { return d.store }
+
+// Ready closes once the daemon runs (health endpoint listening, driver
+// started).
+func (d *Daemon) Ready() <-chan struct{} { return d.ready }
+
+// Addr is the health endpoint's address once Ready.
+func (d *Daemon) Addr() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.addr
+}
+
+// Drain stops taking new calls; the channel closes when the last one ended.
+func (d *Daemon) Drain() <-chan struct{} {
+	d.log.Info("draining: no new calls, running calls finish")
+	return d.engine.Drain()
+}
+
+// Run runs until ctx ends. Then it stops reading the PBX and lets go of
+// the calls still running without ending them (a restarted vnumd adopts
+// them), and returns when everything it started has stopped.
+func (d *Daemon) Run(ctx context.Context) error {
+	defer d.cfg.Redis.Close()
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	if err := d.store.Preload(pctx); err != nil {
+		d.log.Warn("routing store unreachable at start: new calls take the fallback until it is back", "err", err)
+	}
+	cancel()
+
+	var srv *http.Server
+	if d.cfg.Listen != "" {
+		ln, err := net.Listen("tcp", d.cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("vnumd: listen %s: %w", d.cfg.Listen, err)
+		}
+		d.mu.Lock()
+		d.addr = ln.Addr().String()
+		d.mu.Unlock()
+		srv = &http.Server{Handler: d.handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.log.Error("health endpoint", "err", err)
+			}
+		}()
+	}
+
+	rctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	run := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(rctx); err != nil {
+				d.log.Error(name, "err", err)
+			}
+		}()
+	}
+	run("pbx driver", func(ctx context.Context) error { return d.cfg.Driver.Run(ctx, d.engine) })
+	run("registry refresh", d.engine.Run)
+	run("control channel", d.control)
+	close(d.ready)
+	d.log.Info("vnumd running")
+
+	<-ctx.Done()
+	stop()
+	wg.Wait()
+	d.engine.Detach()
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = srv.Shutdown(sctx)
+		cancel()
+	}
+	d.log.Info("vnumd stopped", "calls_left_running", "adopted by the next start")
+	return nil
+}
+
+// control executes hang-up requests sent by vnumctl through the store.
+func (d *Daemon) control(ctx context.Context) error {
+	ps := d.store.SubscribeControl(ctx, d.cfg.Node)
+	defer ps.Close()
+	ch := ps.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m, ok := <-ch:
+			if !ok {
+				return nil
+			}
+			if id, ok := strings.CutPrefix(m.Payload, "hangup "); ok {
+				if err := d.engine.HangupCall(id); err != nil {
+					d.log.Warn("hang-up request", "call_id", id, "err", err)
+				} else {
+					d.log.Info("hang-up requested by an operator", "call_id", id)
+				}
+			}
+		}
+	}
+}
+
+// handler serves /healthz (liveness), /readyz (the PBX link and the store)
+// and /metrics.
+func (d *Daemon) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		storeErr := d.store.Ping(ctx)
+		st := map[string]any{
+			"pbx":           d.cfg.Driver.Name(),
+			"pbx_connected": d.cfg.Driver.Connected(),
+			"store_ok":      storeErr == nil,
+			"active_calls":  d.engine.Active(),
+			"node":          d.cfg.Node,
+		}
+		code := http.StatusOK
+		if !d.cfg.Driver.Connected() {
+			code = http.StatusServiceUnavailable
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(st)
+	})
+	mux.Handle("/metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{}))
+	return mux
+}
