@@ -2,11 +2,11 @@ package ari
 
 import (
 	"context"
-	"log/slog"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
