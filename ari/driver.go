@@ -66,6 +66,7 @@ type Driver struct {
 
 	mu       sync.Mutex
 	outbound map[string]bool // originated legs we have not seen end
+	sem      chan struct{}
 
 	counters
 }
@@ -112,7 +113,7 @@ func New(o Options) (*Driver, error) {
 	origin := *u
 	origin.Path = "/"
 	d := &Driver{o: o, log: o.Logger.With("pbx", "asterisk"), wsURL: ws.String(), origin: origin.String(),
-		outbound: map[string]bool{}}
+		outbound: map[string]bool{}, sem: make(chan struct{}, maxInFlight)}
 	// The library only logs from its own WebSocket loop, which vnum does
 	// not use; it gets a silent logger of its own slog flavour.
 	d.client = native.New(&native.Options{
@@ -126,10 +127,23 @@ func New(o Options) (*Driver, error) {
 // Name implements callflow.PBX.
 func (d *Driver) Name() string { return "asterisk" }
 
-// bounded runs one library call (which takes no context) within ctx.
-func bounded(ctx context.Context, op string, f func() error) error {
+// maxInFlight bounds concurrent ARI requests (and so the HTTP connections
+// to Asterisk) during a burst of calls.
+const maxInFlight = 64
+
+// bounded runs one library call (which takes no context) within ctx, at
+// most maxInFlight at once.
+func (d *Driver) bounded(ctx context.Context, op string, f func() error) error {
+	select {
+	case d.sem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("ari: %s: %w", op, ctx.Err())
+	}
 	done := make(chan error, 1)
-	go func() { done <- f() }()
+	go func() {
+		defer func() { <-d.sem }()
+		done <- f()
+	}()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -155,12 +169,12 @@ func brKey(id string) *ari.Key { return ari.NewKey(ari.BridgeKey, id) }
 
 // Ring implements callflow.PBX.
 func (d *Driver) Ring(ctx context.Context, leg callflow.LegID) error {
-	return bounded(ctx, "ring "+string(leg), func() error { return d.client.Channel().Ring(chKey(string(leg))) })
+	return d.bounded(ctx, "ring "+string(leg), func() error { return d.client.Channel().Ring(chKey(string(leg))) })
 }
 
 // Answer implements callflow.PBX.
 func (d *Driver) Answer(ctx context.Context, leg callflow.LegID) error {
-	return bounded(ctx, "answer "+string(leg), func() error { return d.client.Channel().Answer(chKey(string(leg))) })
+	return d.bounded(ctx, "answer "+string(leg), func() error { return d.client.Channel().Answer(chKey(string(leg))) })
 }
 
 // Endpoint returns the dial string for a target. Targets were validated
@@ -253,7 +267,7 @@ func (d *Driver) Originate(ctx context.Context, o callflow.Originate) error {
 	d.mu.Lock()
 	d.outbound[id] = true
 	d.mu.Unlock()
-	err = bounded(ctx, "originate", func() error {
+	err = d.bounded(ctx, "originate", func() error {
 		_, err := d.client.Channel().Originate(nil, req)
 		return err
 	})
@@ -269,7 +283,7 @@ func (d *Driver) Originate(ctx context.Context, o callflow.Originate) error {
 // Bridge implements callflow.PBX: a mixing bridge with both legs.
 func (d *Driver) Bridge(ctx context.Context, callID string, a, b callflow.LegID) (string, error) {
 	id := "vnum-br-" + callID
-	err := bounded(ctx, "bridge "+id, func() error {
+	err := d.bounded(ctx, "bridge "+id, func() error {
 		if _, err := d.client.Bridge().Create(brKey(id), "mixing", id); err != nil {
 			return err
 		}
@@ -283,7 +297,7 @@ func (d *Driver) Bridge(ctx context.Context, callID string, a, b callflow.LegID)
 
 // DestroyBridge implements callflow.PBX.
 func (d *Driver) DestroyBridge(ctx context.Context, bridge string) error {
-	err := bounded(ctx, "destroy bridge "+bridge, func() error { return d.client.Bridge().Delete(brKey(bridge)) })
+	err := d.bounded(ctx, "destroy bridge "+bridge, func() error { return d.client.Bridge().Delete(brKey(bridge)) })
 	if notFound(err) {
 		return nil
 	}
@@ -298,13 +312,13 @@ func (d *Driver) RecordCall(ctx context.Context, callID, bridge string, leg call
 	name := "vnum-" + callID
 	opts := &ari.RecordingOptions{Format: "wav", Exists: "overwrite"}
 	if d.o.Record == "bridge" && bridge != "" {
-		return name, bounded(ctx, "record bridge", func() error {
+		return name, d.bounded(ctx, "record bridge", func() error {
 			_, err := d.client.Bridge().Record(brKey(bridge), name, opts)
 			return err
 		})
 	}
 	snoop := snoopPrefix + callID
-	return name, bounded(ctx, "record call", func() error {
+	return name, d.bounded(ctx, "record call", func() error {
 		if _, err := d.client.Channel().Snoop(chKey(string(leg)), snoop, &ari.SnoopOptions{App: d.o.App, Spy: ari.DirectionBoth, AppArgs: "vnum-snoop"}); err != nil {
 			return err
 		}
@@ -316,7 +330,7 @@ func (d *Driver) RecordCall(ctx context.Context, callID, bridge string, leg call
 // RecordMessage implements callflow.PBX.
 func (d *Driver) RecordMessage(ctx context.Context, callID string, leg callflow.LegID, max time.Duration) (string, error) {
 	name := "vnum-vm-" + callID
-	return name, bounded(ctx, "record message", func() error {
+	return name, d.bounded(ctx, "record message", func() error {
 		_, err := d.client.Channel().Record(chKey(string(leg)), name, &ari.RecordingOptions{
 			Format: "wav", MaxDuration: max, MaxSilence: 5 * time.Second, Terminate: "#", Exists: "overwrite"})
 		return err
@@ -336,7 +350,7 @@ func (d *Driver) Play(ctx context.Context, leg callflow.LegID, p callflow.Prompt
 		return fmt.Errorf("ari: no sound for prompt %q", p)
 	}
 	id := "vnum-pb-" + string(leg) + "-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
-	return bounded(ctx, "play", func() error {
+	return d.bounded(ctx, "play", func() error {
 		_, err := d.client.Channel().Play(chKey(string(leg)), id, media)
 		return err
 	})
@@ -354,7 +368,7 @@ var reasons = map[callflow.Cause]string{
 // Hangup implements callflow.PBX. A leg that is already gone is not an
 // error (ARI answers 404).
 func (d *Driver) Hangup(ctx context.Context, leg callflow.LegID, cause callflow.Cause) error {
-	err := bounded(ctx, "hangup "+string(leg), func() error {
+	err := d.bounded(ctx, "hangup "+string(leg), func() error {
 		return d.client.Channel().Hangup(chKey(string(leg)), reasons[cause])
 	})
 	if notFound(err) {
@@ -369,7 +383,7 @@ func (d *Driver) Hangup(ctx context.Context, leg callflow.LegID, cause callflow.
 func (d *Driver) Live(ctx context.Context) (callflow.Live, error) {
 	live := callflow.Live{Legs: map[callflow.LegID]callflow.LegState{}, Bridges: map[string][]callflow.LegID{}}
 	var app *ari.ApplicationData
-	if err := bounded(ctx, "application", func() error {
+	if err := d.bounded(ctx, "application", func() error {
 		var err error
 		app, err = d.client.Application().Data(ari.NewKey(ari.ApplicationKey, d.o.App))
 		return err
@@ -383,7 +397,7 @@ func (d *Driver) Live(ctx context.Context) (callflow.Live, error) {
 	}
 	for _, b := range app.BridgeIDs {
 		var data *ari.BridgeData
-		err := bounded(ctx, "bridge "+b, func() error {
+		err := d.bounded(ctx, "bridge "+b, func() error {
 			var err error
 			data, err = d.client.Bridge().Data(brKey(b))
 			return err
