@@ -33,7 +33,9 @@ func (w *asteriskWorld) driver(log *slog.Logger) (callflow.Driver, error) {
 	return d, err
 }
 
-func (w *asteriskWorld) connected() bool { return w.drv != nil && w.drv.Connected() && w.s.Connected("vnum") }
+func (w *asteriskWorld) connected() bool {
+	return w.drv != nil && w.drv.Connected() && w.s.Connected("vnum")
+}
 
 type ariPhone struct{ c *aritest.Call }
 
