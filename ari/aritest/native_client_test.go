@@ -1,9 +1,9 @@
 //go:build aritest_native
 
-// This test drives the emulator with the production client,
-// github.com/CyCoreSystems/ari/v6/client/native. It needs golang.org/x/net
-// and github.com/oklog/ulid in go.sum, which the module does not list yet,
-// hence the build tag. Run it without touching go.mod with:
+// These tests drive the emulator with the production client,
+// github.com/CyCoreSystems/ari/v6/client/native. The client needs
+// github.com/oklog/ulid, which the committed go.mod does not list yet, hence
+// the build tag. Run them without touching go.mod with:
 //
 //	cp go.mod /tmp/m.mod && cp go.sum /tmp/m.sum
 //	go get -modfile=/tmp/m.mod github.com/CyCoreSystems/ari/v6/client/native@v6.0.0-20251024161400-681c62bc07e7
@@ -232,5 +232,54 @@ func TestNativeClientPlaybackAndBusy(t *testing.T) {
 	<-caller.Done()
 	if got := caller.Played(); len(got) != 1 || got[0] != "sound:vm-goodbye" {
 		t.Errorf("caller heard %v", got)
+	}
+}
+
+func TestNativeClientReconnectsAfterDrop(t *testing.T) {
+	s, err := New(Options{User: testUser, Password: testPass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cl, err := native.ConnectWithContext(ctx, &native.Options{
+		Application: "vnum", URL: s.URL(), WebsocketURL: s.WebsocketURL(),
+		Username: testUser, Password: testPass,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopClient(t, s, cancel)
+	caller, err := s.Inbound(InboundCall{DID: "15551230001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.DropWebSocket()
+	// Events while the client is away are lost, the call is not.
+	ends := cl.Bus().Subscribe(nil, ari.Events.StasisEnd)
+	defer ends.Cancel()
+	deadline := time.Now().Add(3 * time.Second)
+	for !s.Connected("vnum") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !s.Connected("vnum") {
+		t.Fatal("client did not reconnect")
+	}
+	infos := 0
+	for _, r := range s.Requests() {
+		if r.Path == "/ari/asterisk/info" {
+			infos++
+		}
+	}
+	if infos < 3 { // connect (twice: listen and ConnectWithContext) + reconnect
+		t.Errorf("%d GET /asterisk/info", infos)
+	}
+	chans, err := cl.Channel().List(nil)
+	if err != nil || len(chans) != 1 || chans[0].ID != caller.ID() {
+		t.Fatalf("channels after reconnect: %v %v", chans, err)
+	}
+	caller.Hangup()
+	if se := waitEvent(t, ends, "StasisEnd after reconnect").(*ari.StasisEnd); se.Channel.ID != caller.ID() {
+		t.Errorf("StasisEnd for %s", se.Channel.ID)
 	}
 }
