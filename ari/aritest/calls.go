@@ -553,6 +553,11 @@ func (s *Server) endChannelLocked(ch *channel, e endSpec) {
 		s.sendLocked(ev, ch.subs)
 	}
 	delete(s.channels, ch.id)
+	if ch.kind == kindSnoop {
+		if t := s.channels[ch.snoopOf]; t != nil && t.snooped > 0 {
+			t.snooped--
+		}
+	}
 	if call := ch.call; call != nil {
 		call.cause = e.cause
 		if !call.answered {
@@ -636,6 +641,9 @@ func (s *Server) ariHangupLocked(ch *channel, cause int) {
 // ---- bridges ----
 
 func (s *Server) bridgeTechOnEnter(b *bridge) string {
+	if b.btype == "holding" {
+		return "holding_bridge"
+	}
 	n := len(b.members)
 	rec := 0
 	if b.rec != nil && b.rec.startedEvent {
@@ -691,7 +699,7 @@ func (s *Server) leaveBridgeLocked(ch *channel) {
 	b.members = slices.DeleteFunc(b.members, func(m *channel) bool { return m == ch })
 	ch.bridge = nil
 	n := len(b.members)
-	if n == 0 {
+	if n == 0 && b.btype != "holding" {
 		b.tech = "simple_bridge"
 	}
 	ev := s.newEvent("ChannelLeftBridge")

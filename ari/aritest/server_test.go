@@ -507,3 +507,34 @@ func TestSubscribeAllAndBridgeMOH(t *testing.T) {
 		t.Errorf("monitor event %v", e)
 	}
 }
+
+func TestHoldingBridgeAndSnoop(t *testing.T) {
+	f := newFixture(t, Options{}, true)
+	c, _ := f.s.Inbound(InboundCall{DID: "1"})
+	f.waitType(c.ID(), "StasisStart")
+	f.call("POST", "/ari/channels/"+c.ID()+"/answer", "", nil)
+	if st, m := f.call("POST", "/ari/bridges", "", map[string]any{"type": "holding", "bridgeId": "h1"}); st != 200 || m["technology"] != "holding_bridge" || m["bridge_type"] != "holding" {
+		t.Fatalf("holding bridge: %d %v", st, m)
+	}
+	f.call("POST", "/ari/bridges/h1/addChannel", "", map[string]any{"channel": c.ID()})
+	f.waitType(c.ID(), "ChannelEnteredBridge")
+	if bs := f.s.Bridges(); bs[0].Technology != "holding_bridge" {
+		t.Errorf("bridge %+v", bs[0])
+	}
+	st, m := f.call("POST", "/ari/channels/"+c.ID()+"/snoop/sn1", "", map[string]any{"app": "vnum", "spy": "both", "appArgs": "snoop,x"})
+	if st != 200 || m["state"] != "Up" || !strings.HasPrefix(m["name"].(string), "Snoop/"+c.ID()+"-") {
+		t.Fatalf("snoop: %d %v", st, m)
+	}
+	f.waitType("sn1", "StasisStart")
+	if st, m := f.call("POST", "/ari/channels/sn1/record", "", map[string]any{"name": "sn1", "format": "wav"}); st != 201 || m["state"] != "queued" {
+		t.Errorf("snoop record: %d %v", st, m)
+	}
+	f.call("DELETE", "/ari/channels/sn1", "", nil)
+	f.waitType("sn1", "StasisEnd")
+	if got := f.types("sn1"); !slices.Equal(got, []string{"StasisStart", "ChannelHangupRequest", "StasisEnd"}) {
+		t.Errorf("snoop events %v (no ChannelDestroyed expected)", got)
+	}
+	if got := f.s.Recordings(); !slices.Equal(got, []string{"sn1"}) {
+		t.Errorf("recordings %v", got)
+	}
+}
