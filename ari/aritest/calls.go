@@ -367,10 +367,6 @@ func (s *Server) behaviorLocked(endpoint string) Behavior {
 	return s.def
 }
 
-func (s *Server) originateLocked(o originateReq) *channel {
-	return s.newOutboundLocked(o, true)
-}
-
 // newOutboundLocked creates an outbound channel; dial starts dialing it
 // (originate), else it enters Stasis at once in state Down (create).
 func (s *Server) newOutboundLocked(o originateReq, dial bool) *channel {

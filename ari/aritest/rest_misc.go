@@ -642,18 +642,6 @@ func (s *Server) InboundMessage(from, to, body string) int {
 
 // ---- observation ----
 
-func seqOf(id string) int {
-	_, n, _ := strings.Cut(id, ".")
-	x := 0
-	for _, c := range n {
-		if c < '0' || c > '9' {
-			return 0
-		}
-		x = x*10 + int(c-'0')
-	}
-	return x
-}
-
 func (s *Server) sortedChannelsLocked() []*channel {
 	out := make([]*channel, 0, len(s.channels))
 	for _, ch := range s.channels {

@@ -538,3 +538,134 @@ func TestHoldingBridgeAndSnoop(t *testing.T) {
 		t.Errorf("recordings %v", got)
 	}
 }
+
+// TestChannelAndBridgeOperations sweeps the remaining REST operations a
+// forwarding/recording controller uses and checks what the parties got.
+func TestChannelAndBridgeOperations(t *testing.T) {
+	f := newFixture(t, Options{}, true)
+	f.s.SetDestination("PJSIP/bob", Behavior{NoAnswer: true})
+	c, _ := f.s.Inbound(InboundCall{DID: "15551230001", CallerNumber: "+14155550100", CallerName: "Ann"})
+	id := c.ID()
+	f.waitType(id, "StasisStart")
+	if st, m := f.call("GET", "/ari/asterisk/ping", "", nil); st != 200 || m["ping"] != "pong" {
+		t.Errorf("ping %d %v", st, m)
+	}
+	if st, m := f.call("GET", "/ari/channels/"+id, "", nil); st != 200 || str(m, "caller", "number") != "+14155550100" || m["state"] != "Ring" {
+		t.Errorf("get channel %d %v", st, m)
+	}
+	if st, m := f.call("GET", "/ari/channels/"+id+"/variable", "variable=CALLERID(name)", nil); st != 200 || m["value"] != "Ann" {
+		t.Errorf("CALLERID(name) %d %v", st, m)
+	}
+	if st, _ := f.call("GET", "/ari/channels/"+id+"/variable", "variable=NOPE", nil); st != 404 {
+		t.Errorf("missing var %d", st)
+	}
+	if st, _ := f.call("POST", "/ari/channels/"+id+"/variable", "", map[string]any{"variable": "VNUM", "value": "1"}); st != 204 {
+		t.Errorf("set var %d", st)
+	}
+	f.waitType(id, "ChannelVarset")
+	if _, m := f.call("GET", "/ari/channels/"+id+"/variable", "variable=VNUM", nil); m["value"] != "1" {
+		t.Errorf("VNUM %v", m)
+	}
+	f.call("POST", "/ari/channels/"+id+"/answer", "", nil)
+	f.call("POST", "/ari/channels/"+id+"/dtmf", "", map[string]any{"dtmf": "12"})
+	f.call("POST", "/ari/channels/"+id+"/moh", "", nil)
+	f.call("DELETE", "/ari/channels/"+id+"/moh", "", nil)
+	f.call("POST", "/ari/channels/"+id+"/hold", "", nil)
+	f.waitType(id, "ChannelHold")
+
+	// A ringing destination the test answers by hand.
+	f.call("POST", "/ari/channels", "", map[string]any{"endpoint": "PJSIP/bob", "app": "vnum", "channelId": "bob", "timeout": -1})
+	f.waitType("bob", "Dial")
+	if st, m := f.call("POST", "/ari/channels/bob/answer", "", nil); st != 409 {
+		t.Errorf("answer a channel not in Stasis: %d %v", st, m)
+	}
+	f.s.Call("bob").Answer()
+	f.waitType("bob", "StasisStart")
+
+	f.call("POST", "/ari/bridges/b1", "", map[string]any{"type": "mixing", "name": "n"})
+	if st, _ := f.call("POST", "/ari/bridges/b1/addChannel", "", map[string]any{"channel": []string{id, "bob"}}); st != 204 {
+		t.Fatalf("addChannel %d", st)
+	}
+	if st, m := f.call("GET", "/ari/bridges/b1", "", nil); st != 200 || str(m, "channels") != `["`+id+`","bob"]` {
+		t.Errorf("get bridge %d %v", st, m)
+	}
+	if st, _ := f.call("POST", "/ari/bridges/b1/play/bp", "", map[string]any{"media": "sound:conf-onlyperson"}); st != 201 {
+		t.Errorf("bridge play %d", st)
+	}
+	if st, _ := f.call("POST", "/ari/playbacks/bp/control", "operation=pause", nil); st != 204 {
+		t.Errorf("control %d", st)
+	}
+	if st, _ := f.call("POST", "/ari/playbacks/bp/control", "operation=bogus", nil); st != 400 {
+		t.Errorf("bad control %d", st)
+	}
+	if st, _ := f.call("POST", "/ari/bridges/b1/removeChannel", "", map[string]any{"channel": "bob"}); st != 204 {
+		t.Errorf("removeChannel %d", st)
+	}
+	if st, m := f.call("POST", "/ari/bridges/b1/removeChannel", "", map[string]any{"channel": "bob"}); st != 422 || m["message"] != "Channel not in this bridge" {
+		t.Errorf("removeChannel again %d %v", st, m)
+	}
+	f.waitType("bob", "ChannelLeftBridge")
+	if got := f.s.Call("bob").Played(); !slices.Equal(got, []string{"sound:conf-onlyperson"}) {
+		t.Errorf("bob heard %v", got)
+	}
+	if got := c.Played(); !slices.Equal(got, []string{"dtmf:12", "moh", "sound:conf-onlyperson"}) {
+		t.Errorf("caller heard %v", got)
+	}
+	// channel subscriptions from a second app
+	other := newEventLog()
+	ws, err := dialTestWSFunc(f.s, testUser, testPass, "other", other.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	f.waitTrue("other connected", func() bool { return f.s.Connected("other") })
+	if st, m := f.call("POST", "/ari/applications/other/subscription", "eventSource=channel:bob", nil); st != 200 || str(m, "channel_ids") != `["bob"]` {
+		t.Errorf("subscribe channel %d %v", st, m)
+	}
+	if st, _ := f.call("POST", "/ari/applications/other/subscription", "eventSource=channel:nosuch", nil); st != 422 {
+		t.Errorf("subscribe unknown channel %d", st)
+	}
+	// continue: no dialplan here, the channel leaves Stasis and is hung up.
+	if st, _ := f.call("POST", "/ari/channels/bob/continue", "", nil); st != 204 {
+		t.Errorf("continue %d", st)
+	}
+	if !other.waitFor(time.Second, func(evs []map[string]any) bool {
+		return slices.ContainsFunc(evs, func(e map[string]any) bool { return str(e, "type") == "ChannelDestroyed" })
+	}) {
+		t.Error("subscribed app did not see bob destroyed")
+	}
+	<-f.s.Call("bob").Done()
+	if st, m := f.call("GET", "/ari/endpoints", "", nil); st != 200 || m != nil {
+		t.Errorf("endpoints %d", st) // a list: m stays nil
+	}
+	if st, _ := f.call("GET", "/ari/endpoints/PJSIP/bob", "", nil); st != 200 {
+		t.Errorf("endpoint bob %d", st)
+	}
+	c.Hangup()
+	<-c.Done()
+	if c.SIPStatus() != 200 || c.HangupCause() != 16 {
+		t.Errorf("caller %d %d", c.SIPStatus(), c.HangupCause())
+	}
+}
+
+func TestStoredRecordingCopy(t *testing.T) {
+	f := newFixture(t, Options{}, true)
+	c, _ := f.s.Inbound(InboundCall{DID: "1"})
+	f.waitType(c.ID(), "StasisStart")
+	f.call("POST", "/ari/channels/"+c.ID()+"/answer", "", nil)
+	f.call("POST", "/ari/channels/"+c.ID()+"/record", "", map[string]any{"name": "vm", "format": "wav", "terminateOn": "#"})
+	c.SendDTMF("#")
+	f.waitTrue("stored", func() bool { return slices.Equal(f.s.Recordings(), []string{"vm"}) })
+	if st, m := f.call("POST", "/ari/recordings/stored/vm/copy", "", map[string]any{"destinationRecordingName": "vm2"}); st != 200 || m["name"] != "vm2" {
+		t.Errorf("copy %d %v", st, m)
+	}
+	if st, _ := f.call("POST", "/ari/recordings/stored/vm/copy", "", map[string]any{"destinationRecordingName": "vm2"}); st != 409 {
+		t.Errorf("copy onto existing %d", st)
+	}
+	if st, _ := f.call("POST", "/ari/channels/"+c.ID()+"/record", "", map[string]any{"name": "x", "format": "mp9"}); st != 422 {
+		t.Errorf("unknown format %d", st)
+	}
+	if st, _ := f.call("POST", "/ari/channels/"+c.ID()+"/record", "", map[string]any{"name": "x", "format": "wav", "terminateOn": "5"}); st != 400 {
+		t.Errorf("bad terminateOn %d", st)
+	}
+}
