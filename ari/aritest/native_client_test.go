@@ -1,15 +1,5 @@
-//go:build aritest_native
-
 // These tests drive the emulator with the production client,
-// github.com/CyCoreSystems/ari/v6/client/native. The client needs
-// github.com/oklog/ulid, which the committed go.mod does not list yet, hence
-// the build tag. Run them without touching go.mod with:
-//
-//	cp go.mod /tmp/m.mod && cp go.sum /tmp/m.sum
-//	go get -modfile=/tmp/m.mod github.com/CyCoreSystems/ari/v6/client/native@v6.0.0-20251024161400-681c62bc07e7
-//	go test -modfile=/tmp/m.mod -tags aritest_native -race ./ari/aritest/
-//
-// Drop the build tag once go.mod lists those modules.
+// github.com/CyCoreSystems/ari/v6/client/native.
 
 package aritest
 
