@@ -1,0 +1,250 @@
+package esl_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/vnum/vnum/esl"
+	"github.com/vnum/vnum/esl/esltest"
+	"github.com/vnum/vnum/internal/daemon"
+	"github.com/vnum/vnum/internal/redistest"
+	"github.com/vnum/vnum/routing"
+	"github.com/vnum/vnum/routing/callflow"
+	"github.com/vnum/vnum/routing/callflow/scenariotest"
+	"github.com/vnum/vnum/routing/redisstore"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+}
+
+const (
+	trunk    = "sofia/gateway/carrier/{e164}"
+	sipTmpl  = "sofia/external/{uri}"
+	password = "s3cret-esl"
+)
+
+var heardAs = map[string]string{
+	esl.DefaultSounds[callflow.PromptNotInService]: "not-in-service",
+	esl.DefaultSounds[callflow.PromptVoicemail]:    "voicemail-greeting",
+	esl.DefaultSounds[callflow.PromptBeep]:         "beep",
+}
+
+// emu adapts the FreeSWITCH emulator to the scenario suite.
+type emu struct {
+	s  *esltest.Server
+	sp *esltest.Support
+}
+
+// caller is the carrier side of an inbound call.
+type caller struct {
+	s            *esltest.Server
+	c            *esltest.Call
+	number, name string
+}
+
+func (p caller) Hangup()                         { _ = p.c.Hangup("") }
+func (p caller) Done() <-chan struct{}           { return p.c.HungUp() }
+func (p caller) Answered() bool                  { return p.c.State().Answered }
+func (p caller) CallerID() (name, number string) { return p.name, p.number }
+
+// Heard derives what the caller heard from what FreeSWITCH was told:
+// ring_ready (180), the files played, and the cause it was rejected with.
+func (p caller) Heard() []string {
+	var out []string
+	for _, app := range p.s.Executed(p.c.UUID()) {
+		if app == "ring_ready" {
+			out = append(out, "ring")
+		}
+	}
+	st := p.c.State()
+	for _, f := range st.Played {
+		if h, ok := heardAs[f]; ok {
+			out = append(out, h)
+		} else {
+			out = append(out, f)
+		}
+	}
+	if st.HungUp && !st.Answered {
+		switch st.Cause {
+		case "USER_BUSY":
+			out = append(out, "busy")
+		case "NORMAL_CIRCUIT_CONGESTION", "SWITCH_CONGESTION":
+			out = append(out, "congestion")
+		}
+	}
+	return out
+}
+
+// callee is the far end of an outbound leg.
+type callee struct {
+	e   emu
+	leg esltest.LegInfo
+}
+
+func (p callee) Hangup()               { _ = p.e.s.HangupLeg(p.leg.UUID, "") }
+func (p callee) Done() <-chan struct{} { return p.e.sp.LegDone(p.leg.UUID) }
+func (p callee) Answered() bool {
+	for _, l := range p.e.s.Legs() {
+		if l.UUID == p.leg.UUID {
+			return l.Outcome == "SUCCESS"
+		}
+	}
+	return false
+}
+func (p callee) CallerID() (name, number string) { return p.leg.CallerIDName, p.leg.CallerIDNumber }
+func (p callee) Heard() []string                 { return nil }
+
+func endpoint(t routing.Target) string {
+	if t.IsSIP() {
+		return strings.ReplaceAll(sipTmpl, "{uri}", t.SIPURI)
+	}
+	return strings.ReplaceAll(trunk, "{e164}", t.E164)
+}
+
+func (e emu) Inbound(t *testing.T, did, num, name string) scenariotest.Party {
+	t.Helper()
+	c, err := e.s.Inbound(esltest.InboundCall{DID: did, CallerNumber: num, CallerName: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return caller{s: e.s, c: c, number: num, name: name}
+}
+
+func (e emu) Target(t routing.Target, b scenariotest.Behavior) {
+	eb := esltest.Behavior{Outcome: esltest.Answer, After: b.AnswerAfter, HangupAfter: b.HangupAfter}
+	switch {
+	case b.Busy:
+		eb.Outcome = esltest.Busy
+	case b.NoAnswer:
+		// Rings for ever: only the originate_timeout vnumd sends (enforced
+		// by esltest.Support, as FreeSWITCH does) or a hang-up ends it.
+		eb.Outcome, eb.After = esltest.NoAnswer, time.Hour
+	case b.Fail:
+		eb.Outcome = esltest.Fail
+	}
+	e.s.SetDestination(endpoint(t), eb)
+}
+
+func (e emu) Reached(t routing.Target) []scenariotest.Party {
+	var out []scenariotest.Party
+	for _, l := range e.s.Legs() {
+		if l.Endpoint == endpoint(t) {
+			out = append(out, callee{e: e, leg: l})
+		}
+	}
+	return out
+}
+
+func (e emu) Requests() []string   { return e.s.Commands() }
+func (e emu) DropLink()            { e.s.DropConnections() }
+func (e emu) Recordings() []string { return e.s.Recordings() }
+
+// vnumd is one in-process vnumd on the emulator.
+type vnumd struct {
+	d      *daemon.Daemon
+	drv    *esl.Driver
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("VNUM_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return nil
+}
+
+func startVnumd(t testing.TB, srv *esltest.Server, r *redistest.Server) *vnumd {
+	t.Helper()
+	log := testLogger()
+	drv, err := esl.New(esl.Options{Addr: srv.Addr(), Password: srv.Password(), Trunk: trunk, SIPTemplate: sipTmpl,
+		RecordDir: "/var/lib/freeswitch/recordings/vnum", Logger: log, MaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, _ := callflow.ParseFallback("busy", "")
+	d, err := daemon.New(daemon.Config{Node: "node-1", Region: "FR", Fallback: fb, Redis: r.Client(), Driver: drv,
+		Privacy: routing.Privacy{Caller: routing.StoreLast4}, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	v := &vnumd{d: d, drv: drv, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(v.done)
+		_ = d.Run(ctx)
+	}()
+	<-d.Ready()
+	deadline := time.Now().Add(5 * time.Second)
+	for !drv.Connected() {
+		if time.Now().After(deadline) {
+			t.Fatal("vnumd did not connect to the emulator")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return v
+}
+
+func (v *vnumd) stop() {
+	v.cancel()
+	<-v.done
+}
+
+func newEmulator(t testing.TB) *esltest.Server {
+	t.Helper()
+	srv, err := esltest.New(esltest.Options{Password: password, PlaybackDuration: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+func newEnv(t *testing.T) *scenariotest.Env {
+	r := redistest.Start(t)
+	srv := newEmulator(t)
+	sp := esltest.NewSupport(srv, 10*time.Millisecond)
+	var mu sync.Mutex
+	cur := startVnumd(t, srv, r)
+	t.Cleanup(func() {
+		mu.Lock()
+		cur.stop()
+		mu.Unlock()
+		sp.Close()
+		srv.Close()
+		if inj := srv.Injected(); len(inj) > 0 {
+			t.Errorf("malformed or injected commands reached FreeSWITCH: %q", inj)
+		}
+	})
+	return &scenariotest.Env{
+		PBX:   emu{s: srv, sp: sp},
+		Redis: r,
+		Store: redisstore.New(r.Client(), redisstore.Options{}),
+		HangupCall: func(id string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return cur.d.Engine().HangupCall(id)
+		},
+		Drain: func() {
+			mu.Lock()
+			defer mu.Unlock()
+			cur.d.Drain()
+		},
+		Restart: func() {
+			mu.Lock()
+			defer mu.Unlock()
+			cur.stop()
+			cur = startVnumd(t, srv, r)
+		},
+	}
+}
+
+// TestScenarios runs the shared scenario suite on FreeSWITCH (emulated).
+func TestScenarios(t *testing.T) { scenariotest.Run(t, newEnv) }
