@@ -1,10 +1,11 @@
 package main
 
 import (
-	"errors"
 	"net/url"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/vnum/vnum/esl"
 )
 
 func freeswitchCmd() *cli.Command {
@@ -17,7 +18,22 @@ func freeswitchCmd() *cli.Command {
 		Usage: "drive a FreeSWITCH through the event socket (inbound mode)",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
-			return errors.New("freeswitch: driver not built yet")
+			log, err := newLogger(c.String("log-level"))
+			if err != nil {
+				return err
+			}
+			pw, err := readSecret(c.String("esl-password-file"), "VNUM_ESL_PASSWORD", "ESL password")
+			if err != nil {
+				return err
+			}
+			// esl.New refuses FreeSWITCH's default password and warns when
+			// the address is not on loopback.
+			drv, err := esl.New(esl.Options{Addr: c.String("esl-addr"), Password: pw, Trunk: c.String("trunk"),
+				SIPTemplate: c.String("sip-template"), Logger: log})
+			if err != nil {
+				return err
+			}
+			return serve(c, log, drv)
 		},
 	}
 }
