@@ -77,7 +77,9 @@ if live and not nb and not gb and (not allowOnly or al) and maxc > 0 and not (da
     else
       local lease = tonumber(ARGV[3])
       redis.call('ZADD', KEYS[4], now + lease, ARGV[2])
-      redis.call('PEXPIRE', KEYS[4], lease)
+      -- A new key gets its TTL here; afterwards the live-call refresh
+      -- (PutCall) extends it while calls hold slots.
+      if inuse == 0 then redis.call('PEXPIRE', KEYS[4], lease) end
       inuse = inuse + 1
       taken = 1
     end
