@@ -110,12 +110,19 @@ type Driver struct {
 	badEvents atomic.Int64
 }
 
-// outLeg is an originated leg the driver tracks.
+// outLeg is an originated leg the driver tracks. It is forgotten once it
+// ended, its CHANNEL_HANGUP_COMPLETE came and its originate job returned,
+// so that none of the three reports its end twice.
 type outLeg struct {
 	uuid     string // FreeSWITCH's UUID once known ("" until then)
 	answered bool
-	ended    bool
+	ended    bool // EvHangup sent
+	complete bool // CHANNEL_HANGUP_COMPLETE seen
+	jobDone  bool // the originate job returned (or there is none)
 }
+
+// forgettable reports whether nothing more will be heard of the leg.
+func (o *outLeg) forgettable() bool { return o.ended && o.complete && o.jobDone }
 
 // New checks the options and builds the driver; it does not connect.
 func New(o Options) (*Driver, error) {
@@ -363,8 +370,8 @@ func callerVars(c routing.CallerID) map[string]string {
 		// could inherit another name; show the number instead.
 		name = num
 	}
-	if len(name) > 64 {
-		name = name[:64]
+	if r := []rune(name); len(r) > 64 {
+		name = string(r[:64])
 	}
 	return map[string]string{"origination_caller_id_number": num, "origination_caller_id_name": name}
 }
@@ -424,12 +431,14 @@ func (d *Driver) originated(sink callflow.Sink, leg callflow.LegID, res string, 
 	switch {
 	case err == nil:
 		uuid := strings.TrimSpace(strings.TrimPrefix(res, "+OK"))
-		if ev, ok := d.legAnswered(leg, uuid); ok {
+		ev, ok := d.legAnswered(leg, uuid)
+		d.jobDone(leg)
+		if ok {
 			sink.Dispatch(ev)
 		}
 	case errors.As(err, &ce):
 		cause := strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(ce.Reply, "-ERR"), "-USAGE"))
-		if ev, ok := d.legEnded(leg, "", causeOf(cause)); ok {
+		if ev, ok := d.legEnded(leg, "", causeOf(cause), false, true); ok {
 			d.log.Info("originate failed", "leg", leg, "cause", cause)
 			sink.Dispatch(ev)
 		}
@@ -438,6 +447,7 @@ func (d *Driver) originated(sink callflow.Sink, leg callflow.LegID, res string, 
 		// ring. Its CHANNEL_PARK (answered) or CHANNEL_HANGUP_COMPLETE on
 		// the next connection reports it, or reconciliation finds it gone.
 		d.log.Warn("originate: no result", "leg", leg, "err", err)
+		d.jobDone(leg)
 	}
 }
 
@@ -461,28 +471,46 @@ func (d *Driver) legAnswered(leg callflow.LegID, uuid string) (callflow.Event, b
 	return callflow.Event{Kind: callflow.EvAnswered, Leg: leg}, true
 }
 
-// legEnded forgets an originated leg; it returns the EvHangup once per
-// leg (for legs the driver no longer tracks, too: a restarted vnumd
-// adopts legs it never originated, and the engine ignores what it does
-// not own).
-func (d *Driver) legEnded(leg callflow.LegID, uuid string, cause callflow.Cause) (callflow.Event, bool) {
+// legEnded records the end of a leg; it returns the EvHangup once per
+// tracked leg (and every time for legs the driver does not track: a
+// restarted vnumd adopts legs it never originated, and the engine ignores
+// what it does not own). complete marks CHANNEL_HANGUP_COMPLETE, job the
+// end of the originate job.
+func (d *Driver) legEnded(leg callflow.LegID, uuid string, cause callflow.Cause, complete, job bool) (callflow.Event, bool) {
+	ev := callflow.Event{Kind: callflow.EvHangup, Leg: leg, Cause: cause}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	o := d.out[leg]
-	if o != nil {
-		if o.ended {
-			return callflow.Event{}, false
-		}
-		o.ended = true
+	if o == nil {
+		return ev, !job
+	}
+	o.complete = o.complete || complete
+	o.jobDone = o.jobDone || job
+	first := !o.ended
+	o.ended = true
+	if o.forgettable() {
 		delete(d.out, leg)
 		if o.uuid != "" {
 			delete(d.byUUID, o.uuid)
 		}
+		if uuid != "" {
+			delete(d.byUUID, uuid)
+		}
 	}
-	if uuid != "" {
-		delete(d.byUUID, uuid)
+	return ev, first
+}
+
+// jobDone records that an answered leg's originate job returned.
+func (d *Driver) jobDone(leg callflow.LegID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if o := d.out[leg]; o != nil {
+		o.jobDone = true
+		if o.forgettable() {
+			delete(d.out, leg)
+			delete(d.byUUID, o.uuid)
+		}
 	}
-	return callflow.Event{Kind: callflow.EvHangup, Leg: leg, Cause: cause}, true
 }
 
 // Bridge implements callflow.PBX with uuid_bridge: FreeSWITCH bridges two
@@ -649,6 +677,20 @@ func (d *Driver) Live(ctx context.Context) (callflow.Live, error) {
 	if err != nil {
 		return live, err
 	}
+	present := make(map[string]bool, len(rows))
+	for _, r := range rows {
+		present[r.UUID] = true
+	}
+	// Legs that ended while the connection was down never get their
+	// CHANNEL_HANGUP_COMPLETE: forget them now.
+	d.mu.Lock()
+	for leg, o := range d.out {
+		if o.ended && o.jobDone && !present[o.uuid] {
+			delete(d.out, leg)
+			delete(d.byUUID, o.uuid)
+		}
+	}
+	d.mu.Unlock()
 	for _, r := range rows {
 		if !validID(r.UUID) {
 			continue
@@ -691,7 +733,7 @@ func (d *Driver) legOfChannel(ctx context.Context, uuid string) (callflow.LegID,
 			o.uuid = uuid
 		} else {
 			// A leg of a previous vnumd: adopted legs get hung up by id.
-			d.out[leg] = &outLeg{uuid: uuid, answered: true}
+			d.out[leg] = &outLeg{uuid: uuid, answered: true, jobDone: true}
 		}
 		d.byUUID[uuid] = leg
 		d.mu.Unlock()

@@ -125,7 +125,7 @@ func (d *Driver) translate(ev eslconn.Event) (callflow.Event, bool) {
 			d.inbound[uuid] = true
 		}
 		d.mu.Unlock()
-		return d.legEnded(leg, uuid, hangupCause(ev))
+		return d.legEnded(leg, uuid, hangupCause(ev), false, false)
 	case "CHANNEL_HANGUP_COMPLETE":
 		// Cleanup, and the end of a leg whose CHANNEL_HANGUP this
 		// connection did not see.
@@ -137,7 +137,7 @@ func (d *Driver) translate(ev eslconn.Event) (callflow.Event, bool) {
 		if known && ended {
 			return callflow.Event{}, false
 		}
-		return d.legEnded(leg, uuid, hangupCause(ev))
+		return d.legEnded(leg, uuid, hangupCause(ev), true, false)
 	case "DTMF":
 		if digit := ev.Get("DTMF-Digit"); digit != "" {
 			return callflow.Event{Kind: callflow.EvDTMF, Leg: d.legOf(ev), Digit: digit}, true
