@@ -23,8 +23,7 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"))
 }
 
 const trunk = "PJSIP/{e164}@carrier"
@@ -150,6 +149,7 @@ func newEnv(t *testing.T) *scenariotest.Env {
 	}
 	var mu sync.Mutex
 	cur := startVnumd(t, srv, r)
+	store := redisstore.New(r.Client(), redisstore.Options{})
 	t.Cleanup(func() {
 		mu.Lock()
 		cur.stop()
@@ -159,11 +159,12 @@ func newEnv(t *testing.T) *scenariotest.Env {
 	return &scenariotest.Env{
 		PBX:   emu{srv},
 		Redis: r,
-		Store: redisstore.New(r.Client(), redisstore.Options{}),
+		Store: store,
+		// As vnumctl calls hangup does: through the store to the node
+		// that owns the call.
 		HangupCall: func(id string) error {
-			mu.Lock()
-			defer mu.Unlock()
-			return cur.d.Engine().HangupCall(id)
+			_, err := store.RequestHangup(context.Background(), id)
+			return err
 		},
 		Drain: func() {
 			mu.Lock()

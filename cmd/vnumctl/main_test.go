@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vnum/vnum/internal/redistest"
+	"github.com/vnum/vnum/routing"
+	"github.com/vnum/vnum/routing/redisstore"
 )
 
 type result struct {
@@ -148,5 +151,42 @@ func TestStoreDownIsOneClearError(t *testing.T) {
 	r = vnumctl(t, "redis://:s3cret@127.0.0.1:1/0", "number", "list")
 	if strings.Contains(r.stderr, "s3cret") {
 		t.Fatalf("password in error: %q", r.stderr)
+	}
+}
+
+// Live calls, CDRs and recordings written by vnumd are what the operator
+// lists.
+func TestListsWhatVnumdWrote(t *testing.T) {
+	srv := redistest.Start(t)
+	url := srv.URL()
+	ctx := context.Background()
+	store := redisstore.New(srv.Client(), redisstore.Options{})
+	now := time.Now().UTC()
+	if err := store.PutCall(ctx, routing.LiveCall{ID: "call-7", DID: "+33187654321", Node: "n1", PBX: "asterisk", Caller: "…0123", State: "bridged", Started: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.WriteCDR(ctx, routing.CDR{CallID: "call-6", DID: "+33187654321", Caller: "…0123", Action: "forward", Outcome: "answered", Started: now, Ended: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.PutRecording(ctx, routing.Recording{Name: "vnum-call-6", CallID: "call-6", DID: "+33187654321", Kind: "call", Started: now, Duration: 42 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"calls", "list"}, []string{"call-7", "bridged", "n1"}},
+		{[]string{"cdr", "list", "--number", "+33187654321"}, []string{"call-6", "answered"}},
+		{[]string{"recordings", "list", "--number", "+33187654321"}, []string{"vnum-call-6", "42s", "call"}},
+	} {
+		r := vnumctl(t, url, c.args...)
+		for _, w := range c.want {
+			if r.code != 0 || !strings.Contains(r.stdout, w) {
+				t.Errorf("%v: %+v lacks %q", c.args, r, w)
+			}
+		}
+	}
+	if r := vnumctl(t, url, "calls", "hangup", "call-7"); r.code != 1 || !strings.Contains(r.stderr, "n1") {
+		t.Errorf("hangup with no node listening: %+v", r)
 	}
 }
