@@ -248,3 +248,49 @@ func newEnv(t *testing.T) *scenariotest.Env {
 
 // TestScenarios runs the shared scenario suite on FreeSWITCH (emulated).
 func TestScenarios(t *testing.T) { scenariotest.Run(t, newEnv) }
+
+// TestCallerNameInjectionEndToEnd: with the owner's "show the caller"
+// policy, a caller whose display name carries a blank line and an ESL
+// command (plus braces, commas, quotes, backslashes) has it shown to the
+// callee as harmless text: every command vnumd sent was one well-formed
+// command, no hupall ran, and the call went on.
+func TestCallerNameInjectionEndToEnd(t *testing.T) {
+	e := newEnv(t)
+	srv := e.PBX.(emu).s
+	mobile := routing.Target{E164: "+33612345678"}
+	if err := e.Store.AddNumber(context.Background(), routing.Number{DID: "+33187654321", Owner: "owner",
+		Route: routing.Route{Targets: []routing.Target{mobile}, RingTimeout: 2 * time.Second, CallerID: routing.PresentCaller}}); err != nil {
+		t.Fatal(err)
+	}
+	e.PBX.Target(mobile, scenariotest.Behavior{})
+	hostile := "Mallory\n\napi hupall NORMAL_CLEARING\n\n},{x=y}'a,b' \"q\" \\s $${x}"
+	c := e.PBX.Inbound(t, "+33187654321", "+447700900123", hostile)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(e.PBX.Reached(mobile)) == 0 || !e.PBX.Reached(mobile)[0].Answered() || !c.Answered() {
+		if time.Now().After(deadline) {
+			t.Fatal("the call was not bridged")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	callee := e.PBX.Reached(mobile)[0]
+	name, number := callee.CallerID()
+	if !strings.HasPrefix(name, "Mallory") || strings.ContainsAny(name, "\r\n{}\"\\$") || number != "+447700900123" {
+		t.Fatalf("the callee saw %q <%s>", name, number)
+	}
+	if inj := srv.Injected(); len(inj) != 0 {
+		t.Fatalf("injected: %q", inj)
+	}
+	for _, cmd := range srv.Commands() {
+		for _, line := range strings.Split(cmd, "\n") {
+			if strings.HasPrefix(line, "api hupall") || strings.HasPrefix(line, "bgapi hupall") {
+				t.Fatalf("a hupall command reached FreeSWITCH: %q", cmd)
+			}
+		}
+	}
+	c.Hangup()
+	select {
+	case <-callee.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the callee is still up")
+	}
+}
