@@ -165,3 +165,12 @@ func (sp *Support) expireRinging(now time.Time) {
 		s.complete(ch)
 	}
 }
+
+// DiscardCommandLog forgets the commands received so far (Commands,
+// Recordings and Executed start afresh), so that memory measurements of a
+// load are not dominated by the emulator's own log.
+func (s *Server) DiscardCommandLog() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.commands = nil
+}
