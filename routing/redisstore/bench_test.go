@@ -21,10 +21,11 @@ func benchDID(i int) string { return fmt.Sprintf("+3318%07d", i) }
 // loadBench provisions 100,000 numbers (each with a concurrency cap, so a
 // decision takes a slot) and 10,000 block entries, half global, half on
 // numbers.
-func loadBench(b *testing.B) *redisstore.Store {
+func loadBench(b *testing.B, opts redisstore.Options) *redisstore.Store {
 	b.Helper()
 	ctx := context.Background()
-	s, _ := newStore(b, redisstore.Options{Lease: time.Minute})
+	opts.Lease = time.Minute
+	s, _ := newStore(b, opts)
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	for w := range 16 {
@@ -63,15 +64,30 @@ func loadBench(b *testing.B) *redisstore.Store {
 
 // BenchmarkDecide is one full decision for a forwarded call (number read,
 // both blocklists checked for every prefix of the caller, limits checked,
-// a slot taken), to compare with BenchmarkRedisPing in the same run.
-func BenchmarkDecide(b *testing.B) { benchDecideOn(b, loadBench(b)) }
+// a slot taken), to compare with BenchmarkRedisPing in the same run. It is
+// vnumd's steady state: each number's decoded spec is cached (checked by
+// version on every decision), as after one call to it.
+func BenchmarkDecide(b *testing.B) { benchDecideOn(b, loadBench(b, redisstore.Options{}), true) }
 
-func benchDecideOn(b *testing.B, s *redisstore.Store) {
+// BenchmarkDecideUncached is the same with no spec cache: every decision
+// transfers and decodes the number's spec (a number's first call).
+func BenchmarkDecideUncached(b *testing.B) {
+	benchDecideOn(b, loadBench(b, redisstore.Options{SpecCache: -1}), false)
+}
+
+func benchDecideOn(b *testing.B, s *redisstore.Store, warm bool) {
 	ctx := context.Background()
 	if err := s.Preload(ctx); err != nil {
 		b.Fatal(err)
 	}
 	now := time.Now()
+	if warm {
+		for i := range benchNumbers {
+			if _, err := s.Simulate(ctx, routing.Call{DID: benchDID(i), Caller: "+447711122233", At: now}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {

@@ -20,26 +20,25 @@ import (
 // [6 global blocklist: absent when the caller checks it in parallel on
 // another Cluster slot].
 // ARGV: 1 now (ms), 2 call id, 3 lease (ms), 4 take a slot (1/0),
-// 5 the caller (normalised; the script derives the prefix candidates).
+// 5 the caller (normalised), 6 the spec version the client has cached
+// ("" for none), 7.. the patterns that could match the caller, most
+// specific first (routing.Candidates: the exact number, then every prefix).
 //
-// Returns {0} for an unknown number, else {1, spec, number block hit,
-// global block hit, allowlisted (1/0), seconds forwarded today,
-// cap reached (1/0), calls in use, slot taken (1/0)}.
+// Returns {0} for an unknown number, else {1, version, spec ("" when the
+// client's cached version is current), number block hit, global block hit,
+// allowlisted (1/0), seconds forwarded today, cap reached (1/0), calls in
+// use, slot taken (1/0)}.
 var decideScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
-local f = redis.call('HMGET', KEYS[1], 'spec', 'max_concurrent', 'daily_minutes', 'allow_only', 'expires_ms', 'state')
+local f = redis.call('HMGET', KEYS[1], 'ver', 'max_concurrent', 'daily_minutes', 'allow_only', 'expires_ms', 'state')
 if not f[1] then return {0} end
--- Candidate patterns, most specific first: the exact caller, then every
--- prefix of an E.164 caller from the longest to "+d*" (routing.Candidates).
-local caller = ARGV[5]
-local cands = {caller}
-if string.byte(caller, 1) == 43 then
-  for i = #caller, 2, -1 do cands[#cands + 1] = string.sub(caller, 1, i) .. '*' end
-end
-local n = #cands
+local spec = ''
+if f[1] ~= ARGV[6] then spec = redis.call('HGET', KEYS[1], 'spec') end
+-- ARGV[7..]: the candidate patterns, most specific first (routing.Candidates).
+local n = #ARGV - 6
 local function first(key)
-  if n == 0 then return false end
-  local vals = redis.call('HMGET', key, unpack(cands))
+  if n <= 0 then return false end
+  local vals = redis.call('HMGET', key, unpack(ARGV, 7))
   for i = 1, n do
     local v = vals[i]
     if v then
@@ -88,7 +87,7 @@ if live and not nb and not gb and (not allowOnly or al) and maxc > 0 and not (da
     if inuse >= maxc then capped = 1 end
   end
 end
-return {1, f[1], nb or '', gb or '', al and 1 or 0, used, capped, inuse, taken}
+return {1, f[1], spec, nb or '', gb or '', al and 1 or 0, used, capped, inuse, taken}
 `)
 
 // Decide routes an inbound call: one round trip that reads the number,
@@ -136,7 +135,17 @@ func (s *Store) snapshot(ctx context.Context, c routing.Call, take bool) (routin
 	if take {
 		takeArg = "1"
 	}
-	args := []any{c.At.UnixMilli(), c.ID, s.lease.Milliseconds(), takeArg, c.Caller}
+	cached := s.specs.get(c.DID)
+	ver := ""
+	if cached != nil {
+		ver = cached.ver
+	}
+	cands := routing.Candidates(c.Caller)
+	args := make([]any, 0, 6+len(cands))
+	args = append(args, c.At.UnixMilli(), c.ID, s.lease.Milliseconds(), takeArg, c.Caller, ver)
+	for _, p := range cands {
+		args = append(args, p)
+	}
 
 	var (
 		global    string
@@ -149,7 +158,7 @@ func (s *Store) snapshot(ctx context.Context, c routing.Call, take bool) (routin
 		wait = make(chan struct{})
 		go func() {
 			defer close(wait)
-			global, globalErr = s.firstLive(ctx, globalBlockKey(), routing.Candidates(c.Caller), c.At)
+			global, globalErr = s.firstLive(ctx, globalBlockKey(), cands, c.At)
 		}()
 	}
 	res, err := decideScript.Run(ctx, s.rdb, keys, args...).Slice()
@@ -160,45 +169,55 @@ func (s *Store) snapshot(ctx context.Context, c routing.Call, take bool) (routin
 		return routing.Snapshot{}, fmt.Errorf("decide %s: %w: %w", c.DID, ErrUnavailable, err)
 	}
 	if globalErr != nil {
-		if s.split && len(res) > 8 && res[8] == int64(1) {
+		if s.split && len(res) > 10 && res[10] == int64(1) {
 			_ = s.Release(ctx, c.DID, c.ID)
 		}
 		return routing.Snapshot{}, fmt.Errorf("decide %s: global blocklist: %w: %w", c.DID, ErrUnavailable, globalErr)
 	}
-	return parseSnapshot(res, global)
+	return s.parseSnapshot(c.DID, res, cached, global)
 }
 
-func parseSnapshot(res []any, splitGlobal string) (routing.Snapshot, error) {
+// parseSnapshot reads the script's reply; the number's spec is decoded
+// only when it changed since the cached copy.
+func (s *Store) parseSnapshot(did string, res []any, cached *cachedSpec, splitGlobal string) (routing.Snapshot, error) {
 	var snap routing.Snapshot
 	if len(res) == 0 || res[0] == int64(0) {
+		s.specs.drop(did)
 		return snap, nil
 	}
-	if len(res) != 9 {
+	if len(res) != 10 {
 		return snap, fmt.Errorf("decide: script returned %d values: %w", len(res), ErrCorrupt)
 	}
-	spec, _ := res[1].(string)
-	if err := json.Unmarshal([]byte(spec), &snap.Number); err != nil {
-		return snap, fmt.Errorf("decide: number spec: %w: %w", ErrCorrupt, err)
+	ver, _ := res[1].(string)
+	spec, _ := res[2].(string)
+	switch {
+	case spec == "" && cached != nil && cached.ver == ver:
+		snap.Number = cached.n
+	default:
+		if err := json.Unmarshal([]byte(spec), &snap.Number); err != nil {
+			return snap, fmt.Errorf("decide: number spec: %w: %w", ErrCorrupt, err)
+		}
+		s.specs.put(did, &cachedSpec{ver: ver, n: snap.Number})
 	}
 	snap.Found = true
 	var err error
-	if snap.NumberBlock, err = decodeEntry(res[2]); err != nil {
+	if snap.NumberBlock, err = decodeEntry(res[3]); err != nil {
 		return snap, err
 	}
-	g := res[3]
+	g := res[4]
 	if splitGlobal != "" {
 		g = splitGlobal
 	}
 	if snap.GlobalBlock, err = decodeEntry(g); err != nil {
 		return snap, err
 	}
-	snap.Allowlisted = res[4] == int64(1)
-	used, _ := res[5].(int64)
+	snap.Allowlisted = res[5] == int64(1)
+	used, _ := res[6].(int64)
 	snap.MinutesUsed = int(used / 60)
-	snap.CapReached = res[6] == int64(1)
-	inUse, _ := res[7].(int64)
+	snap.CapReached = res[7] == int64(1)
+	inUse, _ := res[8].(int64)
 	snap.InUse = int(inUse)
-	snap.SlotTaken = res[8] == int64(1)
+	snap.SlotTaken = res[9] == int64(1)
 	return snap, nil
 }
 

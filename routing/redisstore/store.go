@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +44,10 @@ type Options struct {
 	SplitGlobal bool
 	// CDRMaxLen bounds the CDR stream (approximate trimming; default 1,000,000).
 	CDRMaxLen int64
+	// SpecCache bounds how many decoded number specs the store keeps
+	// (checked by version on every decision, so never stale); default
+	// 100,000, negative disables.
+	SpecCache int
 	// Retention of recording metadata (default DefaultRetention).
 	Retention time.Duration
 	// Now replaces the clock (tests).
@@ -58,6 +64,7 @@ type Store struct {
 	now    func() time.Time
 
 	retention time.Duration
+	specs     *specCache
 }
 
 // New wraps a go-redis client.
@@ -80,6 +87,12 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	switch {
+	case opts.SpecCache == 0:
+		s.specs = newSpecCache(100_000)
+	case opts.SpecCache > 0:
+		s.specs = newSpecCache(opts.SpecCache)
 	}
 	return s
 }
@@ -145,8 +158,9 @@ func (s *Store) putNumber(ctx context.Context, n routing.Number, mode string) er
 	if n.AllowlistOnly {
 		allow = "1"
 	}
+	sum := sha256.Sum256(spec)
 	res, err := putNumberScript.Run(ctx, s.rdb, []string{numKey(n.DID)}, mode,
-		"spec", spec, "max_concurrent", n.Limits.MaxConcurrent, "daily_minutes", n.Limits.DailyMinutes,
+		"spec", spec, "ver", hex.EncodeToString(sum[:8]), "max_concurrent", n.Limits.MaxConcurrent, "daily_minutes", n.Limits.DailyMinutes,
 		"allow_only", allow, "expires_ms", expMS, "state", string(n.State)).Text()
 	if err != nil {
 		return fmt.Errorf("number %s: %w: %w", n.DID, ErrUnavailable, err)
