@@ -263,7 +263,12 @@ func (d *Driver) read(ctx context.Context, conn *websocket.Conn, sink callflow.S
 			continue
 		}
 		if d.log.Enabled(ctx, slog.LevelDebug) {
-			d.log.Debug("ari event", "type", ev.Type, "raw", string(data))
+			// Never the raw event: it carries the caller's number and name.
+			ch := ""
+			if ev.Channel != nil {
+				ch = ev.Channel.ID
+			}
+			d.log.Debug("ari event", "type", ev.Type, "channel", ch)
 		}
 		if out, ok := d.translate(ev); ok {
 			sink.Dispatch(out)
