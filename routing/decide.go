@@ -3,6 +3,7 @@ package routing
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -101,7 +102,7 @@ type Snapshot struct {
 // Decide routes one call over a snapshot of the store. It is a pure
 // function: the same inputs give the same decision.
 func Decide(c Call, s Snapshot) Decision {
-	var tr []string
+	tr := make([]string, 0, 8)
 	note := func(f string, a ...any) { tr = append(tr, fmt.Sprintf(f, a...)) }
 	done := func(d Decision) Decision {
 		d.Trace = tr
@@ -124,7 +125,7 @@ func Decide(c Call, s Snapshot) Decision {
 	if reject == "" {
 		reject = RejectBusy
 	}
-	note("number %s: found, state %s", n.DID, n.State)
+	tr = append(tr, "number "+n.DID+": found, state "+string(n.State))
 	if n.ExpiresAt != nil && !c.At.Before(*n.ExpiresAt) {
 		note("number expired at %s", n.ExpiresAt.UTC().Format(time.RFC3339))
 		return done(Decision{Action: ActionReject, Reason: ReasonExpired, Reject: RejectNotInService,
@@ -145,7 +146,7 @@ func Decide(c Call, s Snapshot) Decision {
 		return done(Decision{Action: ActionReject, Reason: ReasonBlockedGlobal, Reject: reject,
 			Detail: blockDetail("global", e)})
 	}
-	note("caller %s: on no blocklist", c.Caller)
+	tr = append(tr, "caller "+c.Caller+": on no blocklist")
 	if n.AllowlistOnly {
 		if !s.Allowlisted {
 			note("allowlist-only: caller %s is not on the allowlist", c.Caller)
@@ -174,7 +175,7 @@ schedules:
 		}
 	}
 	if reason == ReasonForward {
-		note("no schedule rule matches %s %s: main route", local.Format("Mon 15:04"), loc)
+		tr = append(tr, "no schedule rule matches "+local.Format("Mon 15:04")+" "+loc.String()+": main route")
 		if route.Action == RouteVoicemail {
 			return done(Decision{Action: ActionVoicemail, Reason: ReasonRouteVoicemail, Detail: "the number's route is voicemail"})
 		}
@@ -218,14 +219,14 @@ schedules:
 			note("daily forwarded minutes %d reached cap %d", s.MinutesUsed, cap)
 			return cannot(ReasonDailyMinutes, fmt.Sprintf("daily cap of %d forwarded minutes reached", cap))
 		}
-		note("daily forwarded minutes %d of %d", s.MinutesUsed, cap)
+		tr = append(tr, "daily forwarded minutes "+strconv.Itoa(s.MinutesUsed)+" of "+strconv.Itoa(cap))
 	}
 	if cap := n.Limits.MaxConcurrent; cap > 0 {
 		if s.CapReached {
 			note("concurrent forwarded calls at cap %d", cap)
 			return cannot(ReasonConcurrency, fmt.Sprintf("cap of %d concurrent calls reached", cap))
 		}
-		note("concurrent forwarded calls %d of %d", s.InUse, cap)
+		tr = append(tr, "concurrent forwarded calls "+strconv.Itoa(s.InUse)+" of "+strconv.Itoa(cap))
 	}
 	d := Decision{
 		Action:      ActionForward,
@@ -249,9 +250,9 @@ schedules:
 		note("caller ID: anonymous")
 	default:
 		d.CallerID = CallerID{Number: n.DID, Name: n.DID}
-		note("caller ID: the DID %s", n.DID)
+		tr = append(tr, "caller ID: the DID "+n.DID)
 	}
-	d.Detail = fmt.Sprintf("forward to %d target(s), %s", len(targets), d.Strategy)
+	d.Detail = "forward to " + strconv.Itoa(len(targets)) + " target(s), " + string(d.Strategy)
 	return done(d)
 }
 

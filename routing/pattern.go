@@ -54,13 +54,25 @@ func Candidates(caller string) []string {
 	if caller == Anonymous {
 		return []string{Anonymous}
 	}
-	out := make([]string, 0, len(caller))
-	out = append(out, caller)
 	if !strings.HasPrefix(caller, "+") {
-		return out
+		return []string{caller}
 	}
-	for i := len(caller); i >= 2; i-- {
-		out = append(out, caller[:i]+"*")
+	// One backing string holds every "prefix*" back to back, so the whole
+	// list costs two allocations (this runs for every call).
+	n := len(caller)
+	var b strings.Builder
+	b.Grow((n+1)*n/2 + n)
+	for i := n; i >= 2; i-- {
+		b.WriteString(caller[:i])
+		b.WriteByte('*')
+	}
+	all := b.String()
+	out := make([]string, 0, n)
+	out = append(out, caller)
+	off := 0
+	for i := n; i >= 2; i-- {
+		out = append(out, all[off:off+i+1])
+		off += i + 1
 	}
 	return out
 }
