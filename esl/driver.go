@@ -690,6 +690,11 @@ func (d *Driver) Live(ctx context.Context) (callflow.Live, error) {
 			delete(d.byUUID, o.uuid)
 		}
 	}
+	for uuid := range d.inbound {
+		if !present[uuid] {
+			delete(d.inbound, uuid)
+		}
+	}
 	d.mu.Unlock()
 	for _, r := range rows {
 		if !validID(r.UUID) {
