@@ -156,7 +156,13 @@ func Dial(ctx context.Context, opts Options) (*Conn, error) {
 	c.wg.Add(2)
 	go c.readLoop()
 	go c.pump()
-	if _, err := c.command(dctx, "event", "event json "+strings.Join(events, " ")+"\n\n", ""); err != nil {
+	f, err := c.command(dctx, "event", "event json "+strings.Join(events, " ")+"\n\n", "")
+	if err == nil {
+		if rt := f.Get("Reply-Text"); !strings.HasPrefix(rt, "+OK") {
+			err = &CommandError{Command: "event json", Reply: rt}
+		}
+	}
+	if err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("esl: subscribe: %w", err)
 	}

@@ -17,6 +17,10 @@ import (
 // scripted is a one-connection server that answers the handshake, then
 // writes the given bytes once the client sends its next command.
 func scripted(t *testing.T, after string, closeAfter bool) string {
+	return scriptedSub(t, "+OK event listener enabled json", after, closeAfter)
+}
+
+func scriptedSub(t *testing.T, sub, after string, closeAfter bool) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -51,7 +55,7 @@ func scripted(t *testing.T, after string, closeAfter bool) string {
 		if !readCmd() {
 			return
 		}
-		_, _ = io.WriteString(nc, "Content-Type: command/reply\nReply-Text: +OK event listener enabled json\n\n")
+		_, _ = io.WriteString(nc, "Content-Type: command/reply\nReply-Text: "+sub+"\n\n")
 		if !readCmd() {
 			return
 		}
@@ -119,5 +123,16 @@ func TestScriptedShortErrIsCommandError(t *testing.T) {
 	}
 	if c.Err() != nil {
 		t.Fatalf("connection ended: %v", c.Err())
+	}
+}
+
+func TestScriptedSubscriptionRefused(t *testing.T) {
+	addr := scriptedSub(t, "-ERR no keywords supplied", "", false)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := eslconn.Dial(ctx, eslconn.Options{Addr: addr, Password: "pw"})
+	var ce *eslconn.CommandError
+	if !errors.As(err, &ce) || ce.Reply != "-ERR no keywords supplied" {
+		t.Fatalf("error %v", err)
 	}
 }
