@@ -272,11 +272,13 @@ func (c *call) dial(targets []routing.Target, d routing.Decision) (LegID, routin
 		c.legSeq++
 		leg := LegID(c.id + "-" + strconv.Itoa(c.legSeq))
 		c.e.bind(leg, c)
+		c.e.originating(leg, true)
 		legs[leg] = t
 		c.setLive(func(l *routing.LiveCall) { l.Legs = append(l.Legs, string(leg)) })
 		err := c.pbx(func(ctx context.Context) error {
 			return c.e.o.PBX.Originate(ctx, Originate{Leg: leg, CallID: c.id, Inbound: c.in.Leg, Target: t, CallerID: d.CallerID, Timeout: d.RingTimeout})
 		})
+		c.e.originating(leg, false)
 		if err != nil {
 			c.log.Warn("originate", "target", t.String(), "err", err)
 			delete(legs, leg)

@@ -86,6 +86,7 @@ type Engine struct {
 	mu       sync.Mutex
 	calls    map[string]*call
 	legs     map[LegID]*call
+	pending  map[LegID]bool // originate requests in flight
 	draining bool
 	detach   chan struct{} // closed by Detach
 	detached bool
@@ -114,7 +115,7 @@ func New(o Options) *Engine {
 		o.Metrics = NewMetrics(nil)
 	}
 	return &Engine{o: o, log: o.Logger.With("pbx", o.PBX.Name(), "node", o.Node), m: o.Metrics,
-		calls: map[string]*call{}, legs: map[LegID]*call{}, detach: make(chan struct{})}
+		calls: map[string]*call{}, legs: map[LegID]*call{}, pending: map[LegID]bool{}, detach: make(chan struct{})}
 }
 
 // Dispatch hands the engine one PBX event. It never blocks on a slow call
@@ -145,13 +146,18 @@ func (e *Engine) start(in *Inbound) {
 		return
 	}
 	if e.draining {
+		e.wg.Add(1)
 		e.mu.Unlock()
 		e.m.calls.WithLabelValues("drained").Inc()
 		// Congestion: the carrier tries its next route; a real caller is
-		// never left in dead air.
-		ctx, cancel := context.WithTimeout(context.Background(), e.o.PBXTimeout)
-		defer cancel()
-		_ = e.o.PBX.Hangup(ctx, in.Leg, CauseCongestion)
+		// never left in dead air. Not on the driver's goroutine: it must
+		// keep reading events.
+		go func() {
+			defer e.wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), e.o.PBXTimeout)
+			defer cancel()
+			_ = e.o.PBX.Hangup(ctx, in.Leg, CauseCongestion)
+		}()
 		return
 	}
 	c := newCall(e, string(in.Leg), *in)
@@ -173,12 +179,24 @@ func (e *Engine) bind(leg LegID, c *call) {
 	e.mu.Unlock()
 }
 
+// originating marks a leg whose originate request is in flight (on
+// true) or done (false): reconciliation leaves it alone meanwhile, since
+// the PBX may not list it yet.
+func (e *Engine) originating(leg LegID, on bool) {
+	e.mu.Lock()
+	if on {
+		e.pending[leg] = true
+	} else {
+		delete(e.pending, leg)
+	}
+	e.mu.Unlock()
+}
+
 // unbind forgets a leg.
 func (e *Engine) unbind(leg LegID) {
 	e.mu.Lock()
-	if e.legs[leg] != nil {
-		delete(e.legs, leg)
-	}
+	delete(e.legs, leg)
+	delete(e.pending, leg)
 	e.mu.Unlock()
 }
 
@@ -189,6 +207,7 @@ func (e *Engine) done(c *call) {
 	for l, x := range e.legs {
 		if x == c {
 			delete(e.legs, l)
+			delete(e.pending, l)
 		}
 	}
 	idle := e.draining && len(e.calls) == 0 && e.idle != nil
@@ -325,9 +344,13 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		return fmt.Errorf("reconcile: %w", err)
 	}
 	// 1. Calls running here whose legs vanished while we were not looking.
+	// A leg whose originate is in flight may not be on the PBX yet.
 	e.mu.Lock()
 	var lost []Event
 	for leg, c := range e.legs {
+		if e.pending[leg] {
+			continue
+		}
 		if _, ok := live.Legs[leg]; !ok && c.started() {
 			lost = append(lost, Event{Kind: EvHangup, Leg: leg, Cause: CauseNormal})
 		}
