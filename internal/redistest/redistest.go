@@ -23,10 +23,11 @@ import (
 
 // Server is one redis-server process.
 type Server struct {
-	t    testing.TB
-	bin  string
-	dir  string
-	port int
+	t     testing.TB
+	bin   string
+	extra []string
+	dir   string
+	port  int
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -69,8 +70,9 @@ func (s *Server) Start() {
 	if s.cmd != nil {
 		return
 	}
-	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--dir", s.dir, "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no")
+	args := append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--dir", s.dir, "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no"}, s.extra...)
+	cmd := exec.Command(s.bin, args...)
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start redis-server: %v", err)
@@ -161,3 +163,70 @@ func freePort(t testing.TB) int {
 
 // String describes the server.
 func (s *Server) String() string { return fmt.Sprintf("redis-server %s", s.Addr()) }
+
+// Cluster is a Redis Cluster of real redis-server processes.
+type Cluster struct {
+	Nodes []*Server
+}
+
+// Addrs are the nodes' addresses.
+func (c *Cluster) Addrs() []string {
+	out := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		out[i] = n.Addr()
+	}
+	return out
+}
+
+// StartCluster runs n (≥ 3) masters with cluster mode on and joins them
+// with redis-cli --cluster create, waiting until the cluster is ok.
+func StartCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	if n < 3 {
+		n = 3
+	}
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("redis-cli not found: install the Debian package redis-server (redis-tools)")
+		}
+		t.Skip("redis-cli not found")
+	}
+	c := &Cluster{}
+	for range n {
+		bin, err := exec.LookPath("redis-server")
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("redis-server not found: install the Debian package redis-server")
+			}
+			t.Skip("redis-server not found")
+		}
+		s := &Server{t: t, bin: bin, dir: t.TempDir(), port: freePort(t), extra: []string{"--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"}}
+		s.Start()
+		t.Cleanup(s.Stop)
+		c.Nodes = append(c.Nodes, s)
+	}
+	args := append([]string{"--cluster", "create"}, c.Addrs()...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok := true
+		for _, s := range c.Nodes {
+			out, _ := exec.Command(cli, "-p", strconv.Itoa(s.port), "cluster", "info").Output()
+			if !strings.Contains(string(out), "cluster_state:ok") {
+				ok = false
+			}
+		}
+		if ok {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster did not become ok")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
