@@ -169,6 +169,19 @@ func cdrs(t *testing.T, e *Env, n int) []routing.CDR {
 	return out
 }
 
+// bridged waits until both sides are connected and vnumd has registered
+// the call as bridged.
+func bridged(t *testing.T, e *Env, c, callee Party) {
+	t.Helper()
+	eventually(t, "the call bridged", func() bool {
+		if !c.Answered() || !callee.Answered() {
+			return false
+		}
+		live, err := e.Store.ListCalls(context.Background())
+		return err == nil && len(live) == 1 && live[0].State == "bridged"
+	})
+}
+
 // noLiveCalls waits until the registry is empty.
 func noLiveCalls(t *testing.T, e *Env) {
 	t.Helper()
@@ -228,10 +241,10 @@ func forwardMasked(t *testing.T, e *Env) {
 		t.Errorf("the caller heard no ringing before the answer: %v", c.Heard())
 	}
 	noLeak(t, e)
-	live, err := e.Store.ListCalls(context.Background())
-	if err != nil || len(live) != 1 || live[0].State != "bridged" {
-		t.Fatalf("live registry during the call: %+v, %v", live, err)
-	}
+	eventually(t, "the call registered as bridged", func() bool {
+		live, err := e.Store.ListCalls(context.Background())
+		return err == nil && len(live) == 1 && live[0].State == "bridged"
+	})
 	c.Hangup()
 	wait(t, callee, "the callee after the caller hung up")
 	recs := cdrs(t, e, 1)
@@ -421,7 +434,7 @@ func operatorHangup(t *testing.T, e *Env) {
 	e.PBX.Target(mobile, Behavior{})
 	c := e.PBX.Inbound(t, did, caller, callerNam)
 	callee := reached(t, e, mobile, 1)[0]
-	eventually(t, "bridged", callee.Answered)
+	bridged(t, e, c, callee)
 	var live []routing.LiveCall
 	eventually(t, "the call registered", func() bool {
 		live, _ = e.Store.ListCalls(context.Background())
@@ -442,7 +455,7 @@ func redisDown(t *testing.T, e *Env) {
 	e.PBX.Target(mobile, Behavior{})
 	running := e.PBX.Inbound(t, did, caller, callerNam)
 	callee := reached(t, e, mobile, 1)[0]
-	eventually(t, "bridged", callee.Answered)
+	bridged(t, e, running, callee)
 	e.Redis.Pause()
 	// A new call while the store is unreachable takes the fallback (busy
 	// here) at once; the running call goes on.
@@ -473,7 +486,7 @@ func linkDropped(t *testing.T, e *Env) {
 	e.PBX.Target(mobile, Behavior{})
 	c := e.PBX.Inbound(t, did, caller, callerNam)
 	callee := reached(t, e, mobile, 1)[0]
-	eventually(t, "bridged", callee.Answered)
+	bridged(t, e, c, callee)
 	// The link drops and, while it is down, the callee hangs up: the
 	// event is lost, and only reconciliation after the reconnect can end
 	// the caller's leg (no dead air).
@@ -516,7 +529,7 @@ func drain(t *testing.T, e *Env) {
 	e.PBX.Target(mobile, Behavior{})
 	c := e.PBX.Inbound(t, did, caller, callerNam)
 	callee := reached(t, e, mobile, 1)[0]
-	eventually(t, "bridged", callee.Answered)
+	bridged(t, e, c, callee)
 	e.Drain()
 	refused := e.PBX.Inbound(t, did, "+14155550100", "Bob")
 	wait(t, refused, "the call arriving while draining")
