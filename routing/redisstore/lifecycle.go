@@ -65,31 +65,7 @@ func (s *Store) ReleaseNumber(ctx context.Context, did string) (Released, error)
 
 func (s *Store) release(ctx context.Context, n routing.Number, now time.Time) (Released, error) {
 	pool := n.Labels[routing.LabelPool]
-	if pool == "" {
-		return Released{}, fmt.Errorf("number %s: %w (no %q label): remove it instead", n.DID, ErrNoPool, routing.LabelPool)
-	}
-	if _, err := routing.ParsePoolName(pool); err != nil {
-		return Released{}, fmt.Errorf("number %s: %w", n.DID, err)
-	}
-	keys := []string{poolMetaKey(pool), poolAllocKey(pool), poolQuarKey(pool)}
-	quarantine := func(check bool) (time.Time, error) {
-		flag := "0"
-		if check {
-			flag = "1"
-		}
-		res, err := quarantineScript.Run(ctx, s.rdb, keys, n.DID, now.UnixMilli(), flag).Slice()
-		if err != nil || len(res) != 2 {
-			return time.Time{}, fmt.Errorf("release %s: %w: %v", n.DID, ErrUnavailable, err)
-		}
-		at, _ := res[1].(int64)
-		switch res[0] {
-		case "nopool":
-			return time.Time{}, fmt.Errorf("number %s: pool %s: %w", n.DID, pool, ErrNotFound)
-		case "notmember":
-			return time.Time{}, fmt.Errorf("number %s: not allocated from pool %s: %w", n.DID, pool, ErrNoPool)
-		}
-		return time.UnixMilli(at).UTC(), nil
-	}
+	quarantine := func(check bool) (time.Time, error) { return s.quarantine(ctx, n, pool, now, check) }
 	// Check first, so a number that cannot go back to its pool is left
 	// as it is.
 	if _, err := quarantine(true); err != nil {
@@ -114,6 +90,33 @@ func (s *Store) release(ctx context.Context, n routing.Number, now time.Time) (R
 	}
 	s.log.Info("number released", "did", n.DID, "pool", pool, "free_at", freeAt)
 	return Released{DID: n.DID, Pool: pool, FreeAt: freeAt, Purged: p}, nil
+}
+
+// quarantine runs quarantineScript for n (check: only say whether it could).
+func (s *Store) quarantine(ctx context.Context, n routing.Number, pool string, now time.Time, check bool) (time.Time, error) {
+	if pool == "" {
+		return time.Time{}, fmt.Errorf("number %s: %w (no %q label): remove it instead", n.DID, ErrNoPool, routing.LabelPool)
+	}
+	if _, err := routing.ParsePoolName(pool); err != nil {
+		return time.Time{}, fmt.Errorf("number %s: %w", n.DID, err)
+	}
+	keys := []string{poolMetaKey(pool), poolAllocKey(pool), poolQuarKey(pool)}
+	flag := "0"
+	if check {
+		flag = "1"
+	}
+	res, err := quarantineScript.Run(ctx, s.rdb, keys, n.DID, now.UnixMilli(), flag).Slice()
+	if err != nil || len(res) != 2 {
+		return time.Time{}, fmt.Errorf("release %s: %w: %v", n.DID, ErrUnavailable, err)
+	}
+	at, _ := res[1].(int64)
+	switch res[0] {
+	case "nopool":
+		return time.Time{}, fmt.Errorf("number %s: pool %s: %w", n.DID, pool, ErrNotFound)
+	case "notmember":
+		return time.Time{}, fmt.Errorf("number %s: not allocated from pool %s: %w", n.DID, pool, ErrNoPool)
+	}
+	return time.UnixMilli(at).UTC(), nil
 }
 
 // cdrPurgeScript deletes, from one chunk of the CDR stream, the entries of
@@ -302,11 +305,12 @@ func (s *Store) Rotate(ctx context.Context, did string) (Rotation, error) {
 		return Rotation{}, err
 	}
 	pool := old.Labels[routing.LabelPool]
-	if pool == "" {
-		return Rotation{}, fmt.Errorf("number %s: %w (no %q label)", did, ErrNoPool, routing.LabelPool)
-	}
 	if old.State == routing.StateQuarantined {
 		return Rotation{}, fmt.Errorf("number %s: already released", did)
+	}
+	// The old number must be releasable before a new one is handed out.
+	if _, err := s.quarantine(ctx, old, pool, s.now(), true); err != nil {
+		return Rotation{}, fmt.Errorf("rotate %s: %w", did, err)
 	}
 	cc, area := routing.CountryOf(did), routing.AreaCode(did)
 	fresh, err := s.Allocate(ctx, pool, cc, area)
