@@ -66,12 +66,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		},
 		Commands: []*cli.Command{
 			{Name: "number", Usage: "manage virtual numbers", Subcommands: []*cli.Command{
-				numberAddCmd(e), numberUpdateCmd(e), numberShowCmd(e), numberListCmd(e), numberRemoveCmd(e)}},
+				numberAddCmd(e), numberUpdateCmd(e), numberShowCmd(e), numberListCmd(e), numberRemoveCmd(e),
+				numberReleaseCmd(e), numberRotateCmd(e)}},
+			{Name: "pool", Usage: "manage number pools", Subcommands: []*cli.Command{poolAddCmd(e), poolListCmd(e), poolShowCmd(e)}},
 			{Name: "block", Usage: "manage blocklists (per number or global)", Subcommands: []*cli.Command{
 				blockAddCmd(e), blockRemoveCmd(e), blockListCmd(e)}},
 			{Name: "allow", Usage: "manage a number's allowlist (for --allowlist-only numbers)", Subcommands: []*cli.Command{
 				allowAddCmd(e), allowRemoveCmd(e), allowListCmd(e)}},
 			simulateCmd(e),
+			whyCmd(e),
 			{Name: "calls", Usage: "live calls", Subcommands: []*cli.Command{callsListCmd(e), callsHangupCmd(e)}},
 			{Name: "cdr", Usage: "call detail records", Subcommands: []*cli.Command{cdrListCmd(e)}},
 			{Name: "recordings", Usage: "call recordings and voicemail messages", Subcommands: []*cli.Command{recordingsListCmd(e)}},

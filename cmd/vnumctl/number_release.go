@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/vnum/vnum/routing/redisstore"
+)
+
+func numberReleaseCmd(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "release",
+		Usage:     "take a pool number out of service now: quarantine it and purge its routes, lists, CDRs and recording metadata",
+		ArgsUsage: "DID",
+		Action: func(c *cli.Context) error {
+			did, err := e.didArg(c)
+			if err != nil {
+				return err
+			}
+			s, ctx, err := e.open(c)
+			if err != nil {
+				return err
+			}
+			r, err := s.ReleaseNumber(ctx, did)
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(r)
+			}
+			_, err = fmt.Fprint(e.out, describeRelease(r))
+			return err
+		},
+	}
+}
+
+// describeRelease says what a release did, counts included.
+func describeRelease(r redisstore.Released) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "released %s: in quarantine in pool %s until %s\n", r.DID, r.Pool, r.FreeAt.Format(time.RFC3339))
+	p := r.Purged
+	rec := "number record (route, owner, limits)"
+	if !p.Number {
+		rec = "no number record (already gone)"
+	}
+	fmt.Fprintf(&b, "purged %s, %s, %s, %s, %s, %s, %s\n", rec,
+		count(p.BlockEntries, "blocklist entry", "blocklist entries"),
+		count(p.AllowEntries, "allowlist entry", "allowlist entries"),
+		count(p.Slots, "concurrency slot", "concurrency slots"),
+		count(p.MinuteCounters, "daily minutes counter", "daily minutes counters"),
+		count(p.CDRs, "CDR", "CDRs"),
+		count(p.Recordings, "recording/voicemail metadata record", "recording/voicemail metadata records"))
+	if p.Recordings > 0 {
+		b.WriteString("note: recording files on the PBX are not deleted by vnumctl\n")
+	}
+	return b.String()
+}
+
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
