@@ -261,13 +261,19 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (Swept, error) {
 			continue
 		}
 		for _, did := range due {
-			// A release cut short left the number behind: finish it first.
-			left, err := s.rdb.Exists(ctx, numKey(did)).Result()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("sweep %s: %w: %w", did, ErrUnavailable, err))
+			// A release cut short left the number behind (quarantined):
+			// finish it first. A number provisioned again by hand during
+			// the quarantine is left alone, and so is its DID.
+			left, err := s.GetNumber(ctx, did)
+			switch {
+			case errors.Is(err, ErrNotFound):
+			case err != nil:
+				errs = append(errs, fmt.Errorf("sweep: %w", err))
 				continue
-			}
-			if left == 1 {
+			case left.State != routing.StateQuarantined:
+				errs = append(errs, fmt.Errorf("sweep: %s is in quarantine in pool %s but provisioned as a number (%s): %w", did, pool, left.State, ErrExists))
+				continue
+			default:
 				if _, err := s.purge(ctx, did); err != nil {
 					errs = append(errs, err)
 					continue

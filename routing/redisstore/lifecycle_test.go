@@ -135,6 +135,22 @@ func TestSweepFinishesInterruptedRelease(t *testing.T) {
 	if _, err := s.GetNumber(ctx, n.DID); !errors.Is(err, redisstore.ErrNotFound) {
 		t.Fatalf("number left: %v", err)
 	}
+	// Provisioned again by hand during its quarantine: the sweep leaves
+	// the number alone and keeps the DID out of the free numbers.
+	manual := number(func(m *routing.Number) { m.DID = n.DID })
+	if err := s.AddNumber(ctx, manual); err != nil {
+		t.Fatal(err)
+	}
+	sw, err = s.Sweep(ctx, t0.Add(2*time.Hour))
+	if !errors.Is(err, redisstore.ErrExists) || !strings.Contains(err.Error(), n.DID) || len(sw.Freed) != 0 {
+		t.Fatalf("sweep over a re-provisioned DID: %+v %v", sw, err)
+	}
+	if got, err := s.GetNumber(ctx, n.DID); err != nil || got.State != routing.StateActive {
+		t.Fatalf("re-provisioned number: %+v %v", got, err)
+	}
+	if _, err := s.Allocate(ctx, "eu", "", ""); !errors.Is(err, redisstore.ErrPoolEmpty) {
+		t.Fatalf("allocate: %v", err)
+	}
 }
 
 // Release purges every record of the number: afterwards no key, value or
