@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
 
 	"github.com/vnum/vnum/internal/redistest"
 	"github.com/vnum/vnum/routing"
@@ -41,9 +42,17 @@ func sameKeys(a, b map[string]string) bool {
 	return true
 }
 
+// noLeaks checks, after the test's redis-server and clients are gone, that
+// no goroutine the test started is left.
+func noLeaks(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+}
+
 func oneLine(r result) bool { return len(strings.Split(strings.TrimSpace(r.stderr), "\n")) == 1 }
 
 func TestPoolCommands(t *testing.T) {
+	noLeaks(t)
 	srv := redistest.Start(t)
 	url := srv.URL()
 	r := vnumctl(t, url, "pool", "add", "eu", "+33187650001", "+33187650002", "+33478650001", "+33612340001", "--cool-off", "7d")
@@ -85,6 +94,7 @@ func TestPoolCommands(t *testing.T) {
 // Bad pool input: one line on stderr naming the bad value, exit status 1,
 // nothing written.
 func TestPoolBadInputWritesNothing(t *testing.T) {
+	noLeaks(t)
 	srv := redistest.Start(t)
 	url := srv.URL()
 	if r := vnumctl(t, url, "pool", "add", "eu", "+33187650001"); r.code != 0 {
@@ -127,6 +137,7 @@ func TestPoolBadInputWritesNothing(t *testing.T) {
 // A number handed out from a pool (as vnumd or a provisioning system does
 // through the store), released and rotated with vnumctl.
 func TestReleaseAndRotate(t *testing.T) {
+	noLeaks(t)
 	srv := redistest.Start(t)
 	url := srv.URL()
 	ctx := context.Background()
@@ -202,6 +213,7 @@ func TestReleaseAndRotate(t *testing.T) {
 }
 
 func TestWhy(t *testing.T) {
+	noLeaks(t)
 	srv := redistest.Start(t)
 	url := srv.URL()
 	const did = "+33187654321"
