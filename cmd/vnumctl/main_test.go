@@ -190,3 +190,34 @@ func TestListsWhatVnumdWrote(t *testing.T) {
 		t.Errorf("hangup with no node listening: %+v", r)
 	}
 }
+
+// number add --pool hands out a free number of the pool with the route
+// asked for; an empty pool is one clear error and writes nothing.
+func TestNumberAddFromPool(t *testing.T) {
+	srv := redistest.Start(t)
+	url := srv.URL()
+	if r := vnumctl(t, url, "pool", "add", "paris", "+33187654301", "+33187654302"); r.code != 0 {
+		t.Fatal(r)
+	}
+	var got []string
+	for range 2 {
+		r := vnumctl(t, url, "--json", "number", "add", "--pool", "paris", "--country", "FR", "--forward", "+33612345678")
+		var n struct {
+			DID    string            `json:"did"`
+			Labels map[string]string `json:"labels"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &n); err != nil || r.code != 0 || n.Labels["pool"] != "paris" {
+			t.Fatalf("number add --pool: %+v (%v)", r, err)
+		}
+		got = append(got, n.DID)
+	}
+	if got[0] == got[1] || !strings.HasPrefix(got[0], "+3318765430") {
+		t.Fatalf("allocated %v", got)
+	}
+	before, _ := srv.Client().Keys(context.Background(), "*").Result()
+	r := vnumctl(t, url, "number", "add", "--pool", "paris", "--forward", "+33612345678")
+	after, _ := srv.Client().Keys(context.Background(), "*").Result()
+	if r.code != 1 || !strings.Contains(r.stderr, "paris") || len(before) != len(after) {
+		t.Fatalf("empty pool: %+v, keys %d -> %d", r, len(before), len(after))
+	}
+}

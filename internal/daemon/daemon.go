@@ -41,6 +41,8 @@ type Config struct {
 	Driver callflow.Driver
 	// Lease of slots and registry entries (default redisstore.DefaultLease).
 	Lease time.Duration
+	// SweepEvery is how often the number lifecycle is swept (default 1 min).
+	SweepEvery time.Duration
 	// Registry for metrics (nil: a new one).
 	Registry *prometheus.Registry
 }
@@ -155,6 +157,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	run("pbx driver", func(ctx context.Context) error { return d.cfg.Driver.Run(ctx, d.engine) })
 	run("registry refresh", d.engine.Run)
 	run("control channel", d.control)
+	run("lifecycle sweep", d.sweep)
 	close(d.ready)
 	d.log.Info("vnumd running")
 
@@ -169,6 +172,38 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("vnumd stopped", "calls_left_running", "adopted by the next start")
 	return nil
+}
+
+// sweep moves expired numbers to quarantine and numbers whose cool-off
+// ended back to their pool, once a minute, on one node of the deployment
+// at a time (a lock in Redis).
+func (d *Daemon) sweep(ctx context.Context) error {
+	every := d.cfg.SweepEvery
+	if every <= 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		sctx, cancel := context.WithTimeout(ctx, every)
+		ok, err := d.cfg.Redis.SetNX(sctx, "vnum:sweep:lock", d.cfg.Node, every*9/10).Result()
+		if err == nil && ok {
+			var res redisstore.Swept
+			res, err = d.store.Sweep(sctx, time.Now())
+			if n := len(res.Quarantined) + len(res.Freed); n > 0 {
+				d.log.Info("number lifecycle", "quarantined", len(res.Quarantined), "back_in_pool", len(res.Freed))
+			}
+		}
+		cancel()
+		if err != nil {
+			d.log.Warn("number lifecycle sweep", "err", err)
+		}
+	}
 }
 
 // control executes hang-up requests sent by vnumctl through the store.

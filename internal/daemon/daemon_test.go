@@ -109,3 +109,54 @@ func TestHealthAndMetrics(t *testing.T) {
 		t.Fatalf("/readyz with the store paused: %s", body)
 	}
 }
+
+// A running vnumd sweeps the number lifecycle: an expired pool number goes
+// to quarantine (not in service, its records purged) without an operator.
+func TestSweepsExpiredNumbers(t *testing.T) {
+	r := redistest.Start(t)
+	srv, err := aritest.New(aritest.Options{User: "vnum", Password: "pw-for-tests", App: "vnum"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	store := redisstore.New(r.Client(), redisstore.Options{})
+	if _, _, err := store.AddToPool(ctx, "paris", []string{"+33187654301"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	did, err := store.Allocate(ctx, "paris", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	soon := time.Now().Add(300 * time.Millisecond)
+	if err := store.AddNumber(ctx, routing.Number{DID: did, ExpiresAt: &soon, Labels: map[string]string{routing.LabelPool: "paris"},
+		Route: routing.Route{Targets: []routing.Target{{E164: "+33612345678"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	drv, err := ari.New(ari.Options{URL: srv.URL(), User: "vnum", Password: "pw-for-tests", Trunk: "PJSIP/{e164}@carrier"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.New(daemon.Config{Node: "n1", Redis: r.Client(), Driver: drv, SweepEvery: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = d.Run(rctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pool, _, err := store.QuarantineOf(ctx, did)
+		if err == nil && pool == "paris" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the expired number was not quarantined: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := store.GetNumber(ctx, did); err == nil {
+		t.Fatal("the quarantined number's record was kept")
+	}
+}
