@@ -102,7 +102,7 @@ type Driver struct {
 	runCtx  context.Context
 	out     map[callflow.LegID]*outLeg // originated legs not seen ending
 	byUUID  map[string]callflow.LegID  // FreeSWITCH UUID -> engine leg id, for those
-	inbound map[string]bool            // inbound UUIDs taken as calls -> hung up, until COMPLETE
+	inbound map[string]*inLeg          // inbound UUIDs taken as calls, until COMPLETE
 	wg      sync.WaitGroup             // background jobs and take-overs
 
 	connected atomic.Bool
@@ -119,6 +119,13 @@ type outLeg struct {
 	ended    bool // EvHangup sent
 	complete bool // CHANNEL_HANGUP_COMPLETE seen
 	jobDone  bool // the originate job returned (or there is none)
+	created  time.Time
+}
+
+// inLeg is an inbound leg taken as a call.
+type inLeg struct {
+	seen   time.Time // when its CHANNEL_PARK was read
+	hungup bool      // EvHangup sent
 }
 
 // forgettable reports whether nothing more will be heard of the leg.
@@ -183,7 +190,7 @@ func New(o Options) (*Driver, error) {
 		o.CommandTimeout = 5 * time.Second
 	}
 	d := &Driver{o: o, log: o.Logger.With("pbx", "freeswitch"),
-		out: map[callflow.LegID]*outLeg{}, byUUID: map[string]callflow.LegID{}, inbound: map[string]bool{}}
+		out: map[callflow.LegID]*outLeg{}, byUUID: map[string]callflow.LegID{}, inbound: map[string]*inLeg{}}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		d.log.Warn("the ESL address is not on loopback: the event socket controls every call, keep it behind a firewall", "addr", o.Addr)
 	}
@@ -410,7 +417,7 @@ func (d *Driver) Originate(ctx context.Context, o callflow.Originate) error {
 		return fmt.Errorf("esl: originate %s: %w", o.Leg, ErrNotConnected)
 	}
 	conn, runCtx, sink := d.conn, d.runCtx, d.sink
-	d.out[o.Leg] = &outLeg{}
+	d.out[o.Leg] = &outLeg{created: time.Now()}
 	d.wg.Add(1)
 	d.mu.Unlock()
 	// The job lasts as long as the leg rings (FreeSWITCH ends it at
@@ -669,6 +676,7 @@ func parseChannels(body string) ([]channelRow, error) {
 // FreeSWITCH has no bridge objects: Bridges is empty.
 func (d *Driver) Live(ctx context.Context) (callflow.Live, error) {
 	live := callflow.Live{Legs: map[callflow.LegID]callflow.LegState{}, Bridges: map[string][]callflow.LegID{}}
+	asked := time.Now()
 	body, err := d.bgapi(ctx, "show", "channels", "as", "json")
 	if err != nil {
 		return live, fmt.Errorf("esl: live channels: %w", err)
@@ -690,8 +698,18 @@ func (d *Driver) Live(ctx context.Context) (callflow.Live, error) {
 			delete(d.byUUID, o.uuid)
 		}
 	}
-	for uuid := range d.inbound {
-		if !present[uuid] {
+	// The snapshot cannot hold legs that appeared after it was asked for:
+	// they are live (else reconciliation would end calls just starting).
+	for leg, o := range d.out {
+		if !o.ended && o.created.After(asked) {
+			live.Legs[leg] = callflow.LegState{Answered: o.answered}
+		}
+	}
+	for uuid, in := range d.inbound {
+		switch {
+		case in.seen.After(asked) && !in.hungup:
+			live.Legs[callflow.LegID(uuid)] = callflow.LegState{}
+		case !present[uuid]:
 			delete(d.inbound, uuid)
 		}
 	}

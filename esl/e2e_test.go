@@ -222,6 +222,11 @@ func newEnv(t *testing.T) *scenariotest.Env {
 		if inj := srv.Injected(); len(inj) > 0 {
 			t.Errorf("malformed or injected commands reached FreeSWITCH: %q", inj)
 		}
+		if t.Failed() {
+			for _, c := range srv.Commands() {
+				t.Logf("command: %q", c)
+			}
+		}
 	})
 	return &scenariotest.Env{
 		PBX:   emu{s: srv, sp: sp},

@@ -105,7 +105,7 @@ func (d *Driver) translate(ev eslconn.Event) (callflow.Event, bool) {
 		d.mu.Lock()
 		_, seen := d.inbound[uuid]
 		if !seen {
-			d.inbound[uuid] = false
+			d.inbound[uuid] = &inLeg{seen: time.Now()}
 		}
 		d.mu.Unlock()
 		if seen {
@@ -121,8 +121,8 @@ func (d *Driver) translate(ev eslconn.Event) (callflow.Event, bool) {
 		// when the caller hangs up), so they would name the wrong side.
 		leg := d.legOf(ev)
 		d.mu.Lock()
-		if _, ok := d.inbound[uuid]; ok {
-			d.inbound[uuid] = true
+		if in := d.inbound[uuid]; in != nil {
+			in.hungup = true
 		}
 		d.mu.Unlock()
 		return d.legEnded(leg, uuid, hangupCause(ev), false, false)
@@ -131,10 +131,10 @@ func (d *Driver) translate(ev eslconn.Event) (callflow.Event, bool) {
 		// connection did not see.
 		leg := d.legOf(ev)
 		d.mu.Lock()
-		ended, known := d.inbound[uuid]
+		in := d.inbound[uuid]
 		delete(d.inbound, uuid)
 		d.mu.Unlock()
-		if known && ended {
+		if in != nil && in.hungup {
 			return callflow.Event{}, false
 		}
 		return d.legEnded(leg, uuid, hangupCause(ev), true, false)
@@ -204,7 +204,7 @@ func (d *Driver) Run(ctx context.Context, sink callflow.Sink) error {
 			defer rwg.Done()
 			rctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
-			if err := sink.Reconcile(rctx); err != nil {
+			if err := sink.Reconcile(rctx); err != nil && ctx.Err() == nil {
 				d.log.Warn("reconcile after connect", "err", err)
 			}
 		}()
