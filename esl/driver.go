@@ -96,14 +96,15 @@ type Driver struct {
 	o   Options
 	log *slog.Logger
 
-	mu      sync.Mutex
-	conn    *eslconn.Conn // nil while disconnected
-	sink    callflow.Sink
-	runCtx  context.Context
-	out     map[callflow.LegID]*outLeg // originated legs not seen ending
-	byUUID  map[string]callflow.LegID  // FreeSWITCH UUID -> engine leg id, for those
-	inbound map[string]*inLeg          // inbound UUIDs taken as calls, until COMPLETE
-	wg      sync.WaitGroup             // background jobs and take-overs
+	mu         sync.Mutex
+	conn       *eslconn.Conn // nil while disconnected
+	sink       callflow.Sink
+	runCtx     context.Context
+	out        map[callflow.LegID]*outLeg // originated legs not seen ending
+	byUUID     map[string]callflow.LegID  // FreeSWITCH UUID -> engine leg id, for those
+	inbound    map[string]*inLeg          // inbound UUIDs taken as calls, until COMPLETE
+	originates int                        // counts Originate calls, for sweep
+	wg         sync.WaitGroup             // background jobs and take-overs
 
 	connected atomic.Bool
 	connects  atomic.Int64
@@ -417,7 +418,11 @@ func (d *Driver) Originate(ctx context.Context, o callflow.Originate) error {
 		return fmt.Errorf("esl: originate %s: %w", o.Leg, ErrNotConnected)
 	}
 	conn, runCtx, sink := d.conn, d.runCtx, d.sink
-	d.out[o.Leg] = &outLeg{created: time.Now()}
+	now := time.Now()
+	d.out[o.Leg] = &outLeg{created: now}
+	if d.originates++; d.originates%sweepEvery == 0 {
+		d.sweep(now)
+	}
 	d.wg.Add(1)
 	d.mu.Unlock()
 	// The job lasts as long as the leg rings (FreeSWITCH ends it at
@@ -430,6 +435,23 @@ func (d *Driver) Originate(ctx context.Context, o callflow.Originate) error {
 		d.originated(sink, o.Leg, res, err)
 	}()
 	return nil
+}
+
+// sweepEvery is how many originates pass between two sweeps of legs that
+// ended without a CHANNEL_HANGUP_COMPLETE (an originate that failed before
+// FreeSWITCH created a channel, a complete lost in a reconnect).
+const sweepEvery = 256
+
+// sweep forgets such legs once they are old. Caller holds d.mu.
+func (d *Driver) sweep(now time.Time) {
+	for leg, o := range d.out {
+		if o.ended && o.jobDone && now.Sub(o.created) > 10*time.Minute {
+			delete(d.out, leg)
+			if o.uuid != "" {
+				delete(d.byUUID, o.uuid)
+			}
+		}
+	}
 }
 
 // originated handles the result of an originate job.

@@ -498,3 +498,40 @@ func TestPromptsRecordingsAndCauses(t *testing.T) {
 		t.Fatalf("unsafe call id: %v", err)
 	}
 }
+
+// TestOriginateFailsWithoutChannel: when FreeSWITCH refuses an originate
+// before any channel exists (no such endpoint type), the job's -ERR is the
+// only news: the leg is reported ended, once, as a failure.
+func TestOriginateFailsWithoutChannel(t *testing.T) {
+	srv := newEmulator(t)
+	snk := &sink{}
+	drv, err := esl.New(esl.Options{Addr: srv.Addr(), Password: srv.Password(), Trunk: trunk, SIPTemplate: "nosuchtech/{uri}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = drv.Run(ctx, snk) }()
+	defer func() { cancel(); <-done; srv.Close() }()
+	for !drv.Connected() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	leg := callflow.LegID("call-1-1")
+	if err := drv.Originate(ctx5(t), callflow.Originate{Leg: leg, CallID: "call-1", Target: routing.Target{SIPURI: "sip:owner@app.example.com"},
+		CallerID: routing.CallerID{Number: "+33187654321"}, Timeout: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	ev := snk.wait(t, "EvHangup", func(ev callflow.Event) bool { return ev.Kind == callflow.EvHangup && ev.Leg == leg })
+	if ev.Cause != callflow.CauseFailed {
+		t.Fatalf("cause %v", ev.Cause)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := snk.count(func(ev callflow.Event) bool { return ev.Leg == leg }); n != 1 || len(srv.Legs()) != 0 {
+		t.Fatalf("%d events, %d legs", n, len(srv.Legs()))
+	}
+	// A target that is not E.164 never reaches FreeSWITCH.
+	if err := drv.Originate(ctx5(t), callflow.Originate{Leg: "call-1-2", CallID: "call-1", Target: routing.Target{E164: "+33 6 12"},
+		CallerID: routing.CallerID{Number: "+33187654321"}}); !errors.Is(err, routing.ErrBadTarget) {
+		t.Fatalf("bad target: %v", err)
+	}
+}
