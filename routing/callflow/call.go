@@ -348,6 +348,13 @@ func (c *call) dial(targets []routing.Target, d routing.Decision) (LegID, routin
 func (c *call) bridged(d routing.Decision, callee LegID, t routing.Target) error {
 	if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Answer(ctx, c.in.Leg) }); err != nil {
 		_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Hangup(ctx, callee, CauseNormal) })
+		if c.callerGone() {
+			// The caller hung up just as the target answered.
+			c.outcome, c.hangupBy = "abandoned", "caller"
+			return errCallerGone
+		}
+		c.outcome, c.hangupBy = "failed", "system"
+		_ = c.hangupIn(CauseFailed)
 		return err
 	}
 	c.answered = time.Now()
@@ -421,6 +428,23 @@ func (c *call) runAdopted() {
 		callee = LegID(r.Legs[1])
 	}
 	_ = c.waitBridged(callee, r.Bridge)
+}
+
+// callerGone reports whether the caller's hang-up is among the events
+// already queued (events of other legs are dropped: the call is ending).
+func (c *call) callerGone() bool {
+	wait := time.NewTimer(200 * time.Millisecond)
+	defer wait.Stop()
+	for {
+		select {
+		case ev := <-c.ev:
+			if ev.Kind == EvHangup && ev.Leg == c.in.Leg {
+				return true
+			}
+		case <-wait.C:
+			return false
+		}
+	}
 }
 
 // reject ends the call the way the decision says, never hinting at a block.

@@ -86,7 +86,8 @@ type Engine struct {
 	mu       sync.Mutex
 	calls    map[string]*call
 	legs     map[LegID]*call
-	pending  map[LegID]bool // originate requests in flight
+	pending  map[LegID]bool      // originate requests in flight
+	boundAt  map[LegID]time.Time // when an originated leg was bound
 	draining bool
 	detach   chan struct{} // closed by Detach
 	detached bool
@@ -115,7 +116,7 @@ func New(o Options) *Engine {
 		o.Metrics = NewMetrics(nil)
 	}
 	return &Engine{o: o, log: o.Logger.With("pbx", o.PBX.Name(), "node", o.Node), m: o.Metrics,
-		calls: map[string]*call{}, legs: map[LegID]*call{}, pending: map[LegID]bool{}, detach: make(chan struct{})}
+		calls: map[string]*call{}, legs: map[LegID]*call{}, pending: map[LegID]bool{}, boundAt: map[LegID]time.Time{}, detach: make(chan struct{})}
 }
 
 // Dispatch hands the engine one PBX event. It never blocks on a slow call
@@ -176,6 +177,7 @@ func (e *Engine) start(in *Inbound) {
 func (e *Engine) bind(leg LegID, c *call) {
 	e.mu.Lock()
 	e.legs[leg] = c
+	e.boundAt[leg] = time.Now()
 	e.mu.Unlock()
 }
 
@@ -197,6 +199,7 @@ func (e *Engine) unbind(leg LegID) {
 	e.mu.Lock()
 	delete(e.legs, leg)
 	delete(e.pending, leg)
+	delete(e.boundAt, leg)
 	e.mu.Unlock()
 }
 
@@ -208,6 +211,7 @@ func (e *Engine) done(c *call) {
 		if x == c {
 			delete(e.legs, l)
 			delete(e.pending, l)
+			delete(e.boundAt, l)
 		}
 	}
 	idle := e.draining && len(e.calls) == 0 && e.idle != nil
@@ -339,6 +343,9 @@ func (e *Engine) refresh(ctx context.Context) {
 // are adopted when both parties are still bridged, and ended properly
 // (hang-up, CDR, slot) otherwise; legs and bridges nobody owns are removed.
 func (e *Engine) Reconcile(ctx context.Context) error {
+	// Calls and legs that begin after the snapshot is asked for are not in
+	// it: they are left alone.
+	snapAt := time.Now()
 	live, err := e.o.PBX.Live(ctx)
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
@@ -348,7 +355,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	e.mu.Lock()
 	var lost []Event
 	for leg, c := range e.legs {
-		if e.pending[leg] {
+		if e.pending[leg] || e.boundAt[leg].After(snapAt) || c.in.At.After(snapAt) {
 			continue
 		}
 		if _, ok := live.Legs[leg]; !ok && c.started() {

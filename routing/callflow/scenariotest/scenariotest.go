@@ -298,7 +298,7 @@ func simultaneous(t *testing.T, e *Env) {
 	c := e.PBX.Inbound(t, did, caller, callerNam)
 	loser := reached(t, e, mobile, 1)[0]
 	winner := reached(t, e, desk, 1)[0]
-	eventually(t, "the desk answered", winner.Answered)
+	bridged(t, e, c, winner)
 	// The loser stops ringing as soon as the desk answers, long before its
 	// 20 s ring timeout.
 	select {
