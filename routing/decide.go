@@ -47,6 +47,9 @@ type Call struct {
 	Caller     string    // normalised with NormalizeCaller
 	CallerName string    // as the PBX reported it: never trusted, never forwarded unless policy says
 	At         time.Time // when the call arrived
+	// Trace asks the decision to list every rule it evaluated (simulate,
+	// why); live calls leave it off.
+	Trace bool
 }
 
 // CallerID is what the far end of a forwarded call is shown.
@@ -102,8 +105,21 @@ type Snapshot struct {
 // Decide routes one call over a snapshot of the store. It is a pure
 // function: the same inputs give the same decision.
 func Decide(c Call, s Snapshot) Decision {
-	tr := make([]string, 0, 8)
-	note := func(f string, a ...any) { tr = append(tr, fmt.Sprintf(f, a...)) }
+	// The trace is for operators (simulate, why); live calls skip it.
+	var tr []string
+	if c.Trace {
+		tr = make([]string, 0, 8)
+	}
+	note := func(f string, a ...any) {
+		if c.Trace {
+			tr = append(tr, fmt.Sprintf(f, a...))
+		}
+	}
+	add := func(line func() string) {
+		if c.Trace {
+			tr = append(tr, line())
+		}
+	}
 	done := func(d Decision) Decision {
 		d.Trace = tr
 		if d.Action == ActionForward {
@@ -125,7 +141,7 @@ func Decide(c Call, s Snapshot) Decision {
 	if reject == "" {
 		reject = RejectBusy
 	}
-	tr = append(tr, "number "+n.DID+": found, state "+string(n.State))
+	add(func() string { return "number " + n.DID + ": found, state " + string(n.State) })
 	if n.ExpiresAt != nil && !c.At.Before(*n.ExpiresAt) {
 		note("number expired at %s", n.ExpiresAt.UTC().Format(time.RFC3339))
 		return done(Decision{Action: ActionReject, Reason: ReasonExpired, Reject: RejectNotInService,
@@ -146,7 +162,7 @@ func Decide(c Call, s Snapshot) Decision {
 		return done(Decision{Action: ActionReject, Reason: ReasonBlockedGlobal, Reject: reject,
 			Detail: blockDetail("global", e)})
 	}
-	tr = append(tr, "caller "+c.Caller+": on no blocklist")
+	add(func() string { return "caller " + c.Caller + ": on no blocklist" })
 	if n.AllowlistOnly {
 		if !s.Allowlisted {
 			note("allowlist-only: caller %s is not on the allowlist", c.Caller)
@@ -175,7 +191,9 @@ schedules:
 		}
 	}
 	if reason == ReasonForward {
-		tr = append(tr, "no schedule rule matches "+local.Format("Mon 15:04")+" "+loc.String()+": main route")
+		add(func() string {
+			return "no schedule rule matches " + local.Format("Mon 15:04") + " " + loc.String() + ": main route"
+		})
 		if route.Action == RouteVoicemail {
 			return done(Decision{Action: ActionVoicemail, Reason: ReasonRouteVoicemail, Detail: "the number's route is voicemail"})
 		}
@@ -219,14 +237,18 @@ schedules:
 			note("daily forwarded minutes %d reached cap %d", s.MinutesUsed, cap)
 			return cannot(ReasonDailyMinutes, fmt.Sprintf("daily cap of %d forwarded minutes reached", cap))
 		}
-		tr = append(tr, "daily forwarded minutes "+strconv.Itoa(s.MinutesUsed)+" of "+strconv.Itoa(cap))
+		add(func() string {
+			return "daily forwarded minutes " + strconv.Itoa(s.MinutesUsed) + " of " + strconv.Itoa(cap)
+		})
 	}
 	if cap := n.Limits.MaxConcurrent; cap > 0 {
 		if s.CapReached {
 			note("concurrent forwarded calls at cap %d", cap)
 			return cannot(ReasonConcurrency, fmt.Sprintf("cap of %d concurrent calls reached", cap))
 		}
-		tr = append(tr, "concurrent forwarded calls "+strconv.Itoa(s.InUse)+" of "+strconv.Itoa(cap))
+		add(func() string {
+			return "concurrent forwarded calls " + strconv.Itoa(s.InUse) + " of " + strconv.Itoa(cap)
+		})
 	}
 	d := Decision{
 		Action:      ActionForward,
@@ -250,7 +272,7 @@ schedules:
 		note("caller ID: anonymous")
 	default:
 		d.CallerID = CallerID{Number: n.DID, Name: n.DID}
-		tr = append(tr, "caller ID: the DID "+n.DID)
+		add(func() string { return "caller ID: the DID " + n.DID })
 	}
 	d.Detail = "forward to " + strconv.Itoa(len(targets)) + " target(s), " + string(d.Strategy)
 	return done(d)

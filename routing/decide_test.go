@@ -188,7 +188,7 @@ func TestDecide(t *testing.T) {
 			if at.IsZero() {
 				at = office
 			}
-			d := routing.Decide(routing.Call{ID: "c1", DID: did, Caller: c.caller, CallerName: "Alice", At: at}, snap)
+			d := routing.Decide(routing.Call{ID: "c1", DID: did, Caller: c.caller, CallerName: "Alice", At: at, Trace: true}, snap)
 			if d.Action != c.action || d.Reason != c.reason {
 				t.Fatalf("got %s/%s (%s), want %s/%s\ntrace: %q", d.Action, d.Reason, d.Detail, c.action, c.reason, d.Trace)
 			}

@@ -57,7 +57,7 @@ func simulateCmd(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			d, err := s.Simulate(ctx, routing.Call{ID: "simulate", DID: did, Caller: caller, At: at})
+			d, err := s.Simulate(ctx, routing.Call{ID: "simulate", DID: did, Caller: caller, At: at, Trace: true})
 			if err != nil {
 				return err
 			}

@@ -51,7 +51,7 @@ func whyCmd(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			d, err := s.Simulate(ctx, routing.Call{ID: "why", DID: did, Caller: caller, At: at})
+			d, err := s.Simulate(ctx, routing.Call{ID: "why", DID: did, Caller: caller, At: at, Trace: true})
 			if err != nil {
 				return err
 			}
