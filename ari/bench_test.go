@@ -9,12 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vnum/vnum/ari"
 	"github.com/vnum/vnum/ari/aritest"
 	"github.com/vnum/vnum/internal/daemon"
 	"github.com/vnum/vnum/internal/redistest"
 	"github.com/vnum/vnum/routing"
-	"github.com/vnum/vnum/routing/callflow"
 	"github.com/vnum/vnum/routing/redisstore"
 )
 
@@ -35,22 +33,8 @@ func benchWorld(b *testing.B, maxConcurrent int) (*aritest.Server, *daemon.Daemo
 		Limits: routing.Limits{MaxConcurrent: maxConcurrent}}); err != nil {
 		b.Fatal(err)
 	}
-	drv, err := ari.New(ari.Options{URL: srv.URL(), User: "vnum", Password: "s3cret-ari", App: "vnum", Trunk: trunk})
-	if err != nil {
-		b.Fatal(err)
-	}
-	d, err := daemon.New(daemon.Config{Node: "bench", Redis: r.Client(), Driver: drv, Fallback: callflow.Fallback{Action: routing.ActionReject}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = d.Run(ctx) }()
-	<-d.Ready()
-	for !drv.Connected() || !srv.Connected("vnum") {
-		time.Sleep(5 * time.Millisecond)
-	}
-	return srv, d, func() { cancel(); <-done; srv.Close() }
+	v := startVnumd(b, srv, r)
+	return srv, v.D, func() { v.Stop(); srv.Close() }
 }
 
 // BenchmarkCallSetup reports complete call cycles per second (a call

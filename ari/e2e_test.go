@@ -1,11 +1,7 @@
 package ari_test
 
 import (
-	"context"
-	"log/slog"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,12 +9,10 @@ import (
 
 	"github.com/vnum/vnum/ari"
 	"github.com/vnum/vnum/ari/aritest"
-	"github.com/vnum/vnum/internal/daemon"
 	"github.com/vnum/vnum/internal/redistest"
+	"github.com/vnum/vnum/internal/vnumdtest"
 	"github.com/vnum/vnum/routing"
-	"github.com/vnum/vnum/routing/callflow"
 	"github.com/vnum/vnum/routing/callflow/scenariotest"
-	"github.com/vnum/vnum/routing/redisstore"
 )
 
 func TestMain(m *testing.M) {
@@ -95,49 +89,19 @@ func (e emu) Requests() []string {
 func (e emu) DropLink()            { e.s.DropWebSocket() }
 func (e emu) Recordings() []string { return e.s.Recordings() }
 
-// vnumd is one in-process vnumd on the emulator.
-type vnumd struct {
-	d      *daemon.Daemon
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func startVnumd(t *testing.T, srv *aritest.Server, r *redistest.Server) *vnumd {
+func newDriver(t testing.TB, srv *aritest.Server) *ari.Driver {
 	t.Helper()
-	var log *slog.Logger
-	if os.Getenv("VNUM_TEST_LOG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	drv, err := ari.New(ari.Options{URL: srv.URL(), User: "vnum", Password: "s3cret-ari", App: "vnum", Trunk: trunk, Logger: log})
+	drv, err := ari.New(ari.Options{URL: srv.URL(), User: "vnum", Password: "s3cret-ari", App: "vnum", Trunk: trunk,
+		Logger: vnumdtest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fb, _ := callflow.ParseFallback("busy", "")
-	d, err := daemon.New(daemon.Config{Node: "node-1", Region: "FR", Fallback: fb, Redis: r.Client(), Driver: drv,
-		Privacy: routing.Privacy{Caller: routing.StoreLast4}, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	v := &vnumd{d: d, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(v.done)
-		_ = d.Run(ctx)
-	}()
-	<-d.Ready()
-	deadline := time.Now().Add(5 * time.Second)
-	for !drv.Connected() || !srv.Connected("vnum") {
-		if time.Now().After(deadline) {
-			t.Fatal("vnumd did not connect to the emulator")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return v
+	return drv
 }
 
-func (v *vnumd) stop() {
-	v.cancel()
-	<-v.done
+func startVnumd(t testing.TB, srv *aritest.Server, r *redistest.Server) *vnumdtest.Vnumd {
+	t.Helper()
+	return vnumdtest.Start(t, newDriver(t, srv), func() bool { return srv.Connected("vnum") }, r)
 }
 
 func newEnv(t *testing.T) *scenariotest.Env {
@@ -147,37 +111,8 @@ func newEnv(t *testing.T) *scenariotest.Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	cur := startVnumd(t, srv, r)
-	store := redisstore.New(r.Client(), redisstore.Options{})
-	t.Cleanup(func() {
-		mu.Lock()
-		cur.stop()
-		mu.Unlock()
-		srv.Close()
-	})
-	return &scenariotest.Env{
-		PBX:   emu{srv},
-		Redis: r,
-		Store: store,
-		// As vnumctl calls hangup does: through the store to the node
-		// that owns the call.
-		HangupCall: func(id string) error {
-			_, err := store.RequestHangup(context.Background(), id)
-			return err
-		},
-		Drain: func() {
-			mu.Lock()
-			defer mu.Unlock()
-			cur.d.Drain()
-		},
-		Restart: func() {
-			mu.Lock()
-			defer mu.Unlock()
-			cur.stop()
-			cur = startVnumd(t, srv, r)
-		},
-	}
+	t.Cleanup(func() { srv.Close() })
+	return vnumdtest.Env(t, emu{srv}, r, func() *vnumdtest.Vnumd { return startVnumd(t, srv, r) })
 }
 
 // TestScenarios runs the shared scenario suite on Asterisk (emulated).

@@ -13,8 +13,8 @@ import (
 	"github.com/vnum/vnum/esl/esltest"
 	"github.com/vnum/vnum/internal/daemon"
 	"github.com/vnum/vnum/internal/redistest"
+	"github.com/vnum/vnum/internal/vnumdtest"
 	"github.com/vnum/vnum/routing"
-	"github.com/vnum/vnum/routing/callflow"
 	"github.com/vnum/vnum/routing/redisstore"
 )
 
@@ -38,18 +38,8 @@ func benchWorld(b *testing.B) (*esltest.Server, *daemon.Daemon, func()) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	d, err := daemon.New(daemon.Config{Node: "bench", Redis: r.Client(), Driver: drv, Fallback: callflow.Fallback{Action: routing.ActionReject}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = d.Run(ctx) }()
-	<-d.Ready()
-	for !drv.Connected() {
-		time.Sleep(5 * time.Millisecond)
-	}
-	return srv, d, func() { cancel(); <-done; srv.Close() }
+	v := vnumdtest.Start(b, drv, nil, r)
+	return srv, v.D, func() { v.Stop(); srv.Close() }
 }
 
 // BenchmarkCallSetup reports complete call cycles per second (a call

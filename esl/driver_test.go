@@ -13,6 +13,7 @@ import (
 	"github.com/vnum/vnum/esl"
 	"github.com/vnum/vnum/esl/eslconn"
 	"github.com/vnum/vnum/esl/esltest"
+	"github.com/vnum/vnum/internal/vnumdtest"
 	"github.com/vnum/vnum/routing"
 	"github.com/vnum/vnum/routing/callflow"
 )
@@ -83,7 +84,7 @@ func newLab(t *testing.T, snk *sink) *lab {
 		snk = &sink{}
 	}
 	drv, err := esl.New(esl.Options{Addr: srv.Addr(), Password: srv.Password(), Trunk: trunk, SIPTemplate: sipTmpl,
-		Logger: testLogger(), MaxBackoff: 100 * time.Millisecond})
+		Logger: vnumdtest.Logger(), MaxBackoff: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

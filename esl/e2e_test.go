@@ -2,10 +2,7 @@ package esl_test
 
 import (
 	"context"
-	"log/slog"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,12 +10,11 @@ import (
 
 	"github.com/vnum/vnum/esl"
 	"github.com/vnum/vnum/esl/esltest"
-	"github.com/vnum/vnum/internal/daemon"
 	"github.com/vnum/vnum/internal/redistest"
+	"github.com/vnum/vnum/internal/vnumdtest"
 	"github.com/vnum/vnum/routing"
 	"github.com/vnum/vnum/routing/callflow"
 	"github.com/vnum/vnum/routing/callflow/scenariotest"
-	"github.com/vnum/vnum/routing/redisstore"
 )
 
 func TestMain(m *testing.M) {
@@ -147,55 +143,14 @@ func (e emu) Requests() []string   { return e.s.Commands() }
 func (e emu) DropLink()            { e.s.DropConnections() }
 func (e emu) Recordings() []string { return e.s.Recordings() }
 
-// vnumd is one in-process vnumd on the emulator.
-type vnumd struct {
-	d      *daemon.Daemon
-	drv    *esl.Driver
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func testLogger() *slog.Logger {
-	if os.Getenv("VNUM_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return nil
-}
-
-func startVnumd(t testing.TB, srv *esltest.Server, r *redistest.Server) *vnumd {
+func startVnumd(t testing.TB, srv *esltest.Server, r *redistest.Server) *vnumdtest.Vnumd {
 	t.Helper()
-	log := testLogger()
 	drv, err := esl.New(esl.Options{Addr: srv.Addr(), Password: srv.Password(), Trunk: trunk, SIPTemplate: sipTmpl,
-		RecordDir: "/var/lib/freeswitch/recordings/vnum", Logger: log, MaxBackoff: 200 * time.Millisecond})
+		RecordDir: "/var/lib/freeswitch/recordings/vnum", Logger: vnumdtest.Logger(), MaxBackoff: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fb, _ := callflow.ParseFallback("busy", "")
-	d, err := daemon.New(daemon.Config{Node: "node-1", Region: "FR", Fallback: fb, Redis: r.Client(), Driver: drv,
-		Privacy: routing.Privacy{Caller: routing.StoreLast4}, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	v := &vnumd{d: d, drv: drv, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(v.done)
-		_ = d.Run(ctx)
-	}()
-	<-d.Ready()
-	deadline := time.Now().Add(5 * time.Second)
-	for !drv.Connected() {
-		if time.Now().After(deadline) {
-			t.Fatal("vnumd did not connect to the emulator")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return v
-}
-
-func (v *vnumd) stop() {
-	v.cancel()
-	<-v.done
+	return vnumdtest.Start(t, drv, nil, r)
 }
 
 func newEmulator(t testing.TB) *esltest.Server {
@@ -211,12 +166,7 @@ func newEnv(t *testing.T) *scenariotest.Env {
 	r := redistest.Start(t)
 	srv := newEmulator(t)
 	sp := esltest.NewSupport(srv, 10*time.Millisecond)
-	var mu sync.Mutex
-	cur := startVnumd(t, srv, r)
 	t.Cleanup(func() {
-		mu.Lock()
-		cur.stop()
-		mu.Unlock()
 		sp.Close()
 		srv.Close()
 		if inj := srv.Injected(); len(inj) > 0 {
@@ -228,27 +178,7 @@ func newEnv(t *testing.T) *scenariotest.Env {
 			}
 		}
 	})
-	return &scenariotest.Env{
-		PBX:   emu{s: srv, sp: sp},
-		Redis: r,
-		Store: redisstore.New(r.Client(), redisstore.Options{}),
-		HangupCall: func(id string) error {
-			mu.Lock()
-			defer mu.Unlock()
-			return cur.d.Engine().HangupCall(id)
-		},
-		Drain: func() {
-			mu.Lock()
-			defer mu.Unlock()
-			cur.d.Drain()
-		},
-		Restart: func() {
-			mu.Lock()
-			defer mu.Unlock()
-			cur.stop()
-			cur = startVnumd(t, srv, r)
-		},
-	}
+	return vnumdtest.Env(t, emu{s: srv, sp: sp}, r, func() *vnumdtest.Vnumd { return startVnumd(t, srv, r) })
 }
 
 // TestScenarios runs the shared scenario suite on FreeSWITCH (emulated).
