@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -15,25 +16,13 @@ func numberReleaseCmd(e *env) *cli.Command {
 		Name:      "release",
 		Usage:     "take a pool number out of service now: quarantine it and purge its routes, lists, CDRs and recording metadata",
 		ArgsUsage: "DID",
-		Action: func(c *cli.Context) error {
-			did, err := e.didArg(c)
-			if err != nil {
-				return err
-			}
-			s, ctx, err := e.open(c)
-			if err != nil {
-				return err
-			}
+		Action: e.didAction(func(ctx context.Context, s *redisstore.Store, did string) (any, string, error) {
 			r, err := s.ReleaseNumber(ctx, did)
 			if err != nil {
-				return err
+				return nil, "", err
 			}
-			if e.json {
-				return e.printJSON(r)
-			}
-			_, err = fmt.Fprint(e.out, describeRelease(r))
-			return err
-		},
+			return r, describeRelease(r), nil
+		}),
 	}
 }
 

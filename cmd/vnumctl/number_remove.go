@@ -1,9 +1,11 @@
 package main
 
 import (
-	"fmt"
+	"context"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/vnum/vnum/routing/redisstore"
 )
 
 func numberRemoveCmd(e *env) *cli.Command {
@@ -11,23 +13,9 @@ func numberRemoveCmd(e *env) *cli.Command {
 		Name:      "remove",
 		Usage:     "delete a number with its lists",
 		ArgsUsage: "DID",
-		Action: func(c *cli.Context) error {
-			did, err := e.didArg(c)
-			if err != nil {
-				return err
-			}
-			s, ctx, err := e.open(c)
-			if err != nil {
-				return err
-			}
-			if err := s.RemoveNumber(ctx, did); err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(map[string]string{"removed": did})
-			}
-			_, err = fmt.Fprintf(e.out, "removed %s\n", did)
-			return err
-		},
+		Action: e.didAction(func(ctx context.Context, s *redisstore.Store, did string) (any, string, error) {
+			err := s.RemoveNumber(ctx, did)
+			return map[string]string{"removed": did}, "removed " + did + "\n", err
+		}),
 	}
 }

@@ -1,30 +1,21 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"context"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/vnum/vnum/routing/redisstore"
+)
 
 func numberShowCmd(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "show",
 		Usage:     "show one number",
 		ArgsUsage: "DID",
-		Action: func(c *cli.Context) error {
-			did, err := e.didArg(c)
-			if err != nil {
-				return err
-			}
-			s, ctx, err := e.open(c)
-			if err != nil {
-				return err
-			}
+		Action: e.didAction(func(ctx context.Context, s *redisstore.Store, did string) (any, string, error) {
 			n, err := s.GetNumber(ctx, did)
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(n)
-			}
-			_, err = e.out.Write([]byte(describeNumber(n)))
-			return err
-		},
+			return n, describeNumber(n), err
+		}),
 	}
 }

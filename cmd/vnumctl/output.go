@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vnum/vnum/routing"
+	"github.com/vnum/vnum/routing/redisstore"
 )
 
 // printJSON writes v as indented JSON.
@@ -39,6 +42,31 @@ func (e *env) didArg(c *cli.Context) (string, error) {
 		return "", badValue("DID: %v", err)
 	}
 	return d, nil
+}
+
+// didAction is the Action of a command that takes one DID argument: it
+// checks the DID, opens the store, runs do, and prints do's result as JSON
+// (with --json) or the text do returned.
+func (e *env) didAction(do func(ctx context.Context, s *redisstore.Store, did string) (result any, text string, err error)) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		did, err := e.didArg(c)
+		if err != nil {
+			return err
+		}
+		s, ctx, err := e.open(c)
+		if err != nil {
+			return err
+		}
+		res, text, err := do(ctx, s, did)
+		if err != nil {
+			return err
+		}
+		if e.json {
+			return e.printJSON(res)
+		}
+		_, err = io.WriteString(e.out, text)
+		return err
+	}
 }
 
 func describeNumber(n routing.Number) string {
