@@ -37,7 +37,7 @@ type call struct {
 	id  string
 	in  Inbound
 	log *slog.Logger
-	ev  chan Event
+	ev  evQueue
 	// killed closes when an operator or shutdown ends the call.
 	killed   chan struct{}
 	killOnce sync.Once
@@ -46,6 +46,7 @@ type call struct {
 	mu       sync.Mutex
 	live     routing.LiveCall
 	liveSet  bool
+	finished bool // set before the registry entry is deleted
 	decision routing.Decision
 
 	// The flow goroutine's own.
@@ -65,7 +66,7 @@ func newCall(e *Engine, id string, in Inbound) *call {
 	if in.At.IsZero() {
 		in.At = time.Now()
 	}
-	c := &call{e: e, id: id, in: in, ev: make(chan Event, 8), killed: make(chan struct{})}
+	c := &call{e: e, id: id, in: in, ev: newEvQueue(), killed: make(chan struct{})}
 	c.caller = routing.NormalizeCaller(in.CallerNumber, e.o.Region)
 	c.callerRec = e.o.Privacy.Record(c.caller)
 	c.log = e.log.With("call_id", id, "did", in.DID)
@@ -74,7 +75,7 @@ func newCall(e *Engine, id string, in Inbound) *call {
 
 // adoptedCall rebuilds a call from its registry entry after a restart.
 func adoptedCall(e *Engine, r routing.LiveCall) *call {
-	c := &call{e: e, id: r.ID, ev: make(chan Event, 8), killed: make(chan struct{}), adopted: true}
+	c := &call{e: e, id: r.ID, ev: newEvQueue(), killed: make(chan struct{}), adopted: true}
 	c.in = Inbound{DID: r.DID, At: r.Started}
 	if len(r.Legs) > 0 {
 		c.in.Leg = LegID(r.Legs[0])
@@ -87,20 +88,66 @@ func adoptedCall(e *Engine, r routing.LiveCall) *call {
 	c.live.Node = e.o.Node
 	c.decision = routing.Decision{Action: routing.ActionForward, Reason: "adopted", SlotHeld: r.Slot}
 	c.outcome = "answered"
+	if r.State != stateBridged || r.Answered.IsZero() {
+		// Interrupted by the restart before it was connected.
+		c.outcome, c.answered = "interrupted", time.Time{}
+	}
 	c.log = e.log.With("call_id", r.ID, "did", r.DID)
 	return c
 }
 
-func (c *call) deliver(ev Event) {
+// deliver queues an event for the call. It never blocks and never drops:
+// the driver's read loop must keep going, and a lost hang-up would leave
+// a party in dead air.
+func (c *call) deliver(ev Event) { c.ev.push(ev) }
+
+// evQueue is a call's unbounded event queue.
+type evQueue struct {
+	mu    sync.Mutex
+	q     []Event
+	ready chan struct{} // one token while the queue may be non-empty
+}
+
+func newEvQueue() evQueue { return evQueue{ready: make(chan struct{}, 1)} }
+
+func (q *evQueue) push(ev Event) {
+	q.mu.Lock()
+	q.q = append(q.q, ev)
+	q.mu.Unlock()
 	select {
-	case c.ev <- ev:
-	case <-c.killed:
-	case <-time.After(2 * time.Second):
-		c.log.Warn("call does not read its events; dropping one", "kind", ev.Kind)
+	case q.ready <- struct{}{}:
+	default:
 	}
 }
 
+func (q *evQueue) pop() (Event, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.q) == 0 {
+		return Event{}, false
+	}
+	ev := q.q[0]
+	q.q[0] = Event{}
+	q.q = q.q[1:]
+	if len(q.q) == 0 {
+		q.q = nil
+	}
+	return ev, true
+}
+
 func (c *call) kill() { c.killOnce.Do(func() { close(c.killed) }) }
+
+// gone reports an operator's hang-up (checked before ringing anyone).
+func (c *call) gone() bool {
+	select {
+	case <-c.killed:
+		c.hangupBy, c.outcome = "operator", "abandoned"
+		_ = c.hangupIn(CauseNormal)
+		return true
+	default:
+		return false
+	}
+}
 
 // started reports whether the call's flow got past its decision (so its
 // legs are worth reconciling).
@@ -122,12 +169,16 @@ func (c *call) record() (routing.LiveCall, bool) {
 	defer c.mu.Unlock()
 	r := c.live
 	r.Legs = append([]string(nil), r.Legs...)
-	return r, c.liveSet
+	return r, c.liveSet && !c.finished
 }
 
 // setLive updates the registry entry and writes it at once.
 func (c *call) setLive(f func(*routing.LiveCall)) {
 	c.mu.Lock()
+	if c.finished {
+		c.mu.Unlock()
+		return
+	}
 	if !c.liveSet {
 		c.live = routing.LiveCall{ID: c.id, DID: c.in.DID, Node: c.e.o.Node, PBX: c.e.o.PBX.Name(),
 			Caller: c.callerRec, Started: c.in.At.UTC(), Legs: []string{string(c.in.Leg)}, Slot: c.decision.SlotHeld}
@@ -164,6 +215,11 @@ func (c *call) run() {
 	if err != nil || d.Action == routing.ActionUnavailable {
 		c.e.m.storeErrors.Inc()
 		c.log.Warn("routing store unavailable: fallback", "err", err)
+		// The script may have taken a slot before the reply was lost:
+		// give it back (idempotent; else it lapses with its lease).
+		rctx, rcancel := c.storeCtx()
+		_ = c.e.o.Store.Release(rctx, c.normalDID(), c.id)
+		rcancel()
 		d = c.fallbackDecision()
 	}
 	c.mu.Lock()
@@ -182,7 +238,13 @@ func (c *call) run() {
 		err = c.reject(routing.RejectCongestion)
 	}
 	if err != nil && !errors.Is(err, errCallerGone) && !errors.Is(err, errDetached) {
-		c.log.Warn("call flow", "err", err)
+		// A PBX request failed midway: never leave the caller in dead air.
+		c.log.Warn("call flow failed: hanging up the caller", "err", err)
+		if c.outcome == "" || c.outcome == "answered" {
+			c.outcome = "failed"
+		}
+		c.hangupBy = "system"
+		_ = c.hangupIn(CauseCongestion)
 	}
 }
 
@@ -215,20 +277,27 @@ func (c *call) fallbackDecision() routing.Decision {
 // waitEvent waits for the next event of the call, or the operator's kill,
 // or the timer.
 func (c *call) waitEvent(timer <-chan time.Time) (Event, bool) {
-	select {
-	case ev := <-c.ev:
-		return ev, true
-	case <-c.killed:
-		return Event{Kind: EvHangup, Leg: "", Cause: CauseNormal}, true
-	case <-c.e.detach:
-		return Event{Kind: evDetach}, true
-	case <-timer:
-		return Event{}, false
+	for {
+		if ev, ok := c.ev.pop(); ok {
+			return ev, true
+		}
+		select {
+		case <-c.ev.ready:
+		case <-c.killed:
+			return Event{Kind: EvHangup, Leg: "", Cause: CauseNormal}, true
+		case <-c.e.detach:
+			return Event{Kind: evDetach}, true
+		case <-timer:
+			return Event{}, false
+		}
 	}
 }
 
 // forward rings the targets and bridges the first that answers.
 func (c *call) forward(d routing.Decision) error {
+	if c.gone() {
+		return errCallerGone
+	}
 	if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Ring(ctx, c.in.Leg) }); err != nil {
 		return err
 	}
@@ -269,6 +338,9 @@ func (c *call) dial(targets []routing.Target, d routing.Decision) (LegID, routin
 	legs := map[LegID]routing.Target{}
 	last := CauseFailed
 	for _, t := range targets {
+		if c.gone() {
+			break
+		}
 		c.legSeq++
 		leg := LegID(c.id + "-" + strconv.Itoa(c.legSeq))
 		c.e.bind(leg, c)
@@ -281,6 +353,9 @@ func (c *call) dial(targets []routing.Target, d routing.Decision) (LegID, routin
 		c.e.originating(leg, false)
 		if err != nil {
 			c.log.Warn("originate", "target", t.String(), "err", err)
+			// The PBX may still create the leg (a timed-out request):
+			// hang it up by its id, which is idempotent.
+			_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Hangup(ctx, leg, CauseNormal) })
 			delete(legs, leg)
 			c.e.unbind(leg)
 			c.setLive(func(l *routing.LiveCall) { l.Legs = removeLeg(l.Legs, string(leg)) })
@@ -367,10 +442,16 @@ func (c *call) bridged(d routing.Decision, callee LegID, t routing.Target) error
 		return err
 	}); err != nil {
 		c.log.Warn("bridge", "err", err)
+		if bridge != "" {
+			_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.DestroyBridge(ctx, bridge) })
+		}
 		c.hangupBy = "system"
 		_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Hangup(ctx, callee, CauseNormal) })
 		return c.hangupIn(CauseFailed)
 	}
+	c.mu.Lock()
+	c.live.Bridge = bridge // owned from now on (reconciliation must not remove it)
+	c.mu.Unlock()
 	if d.Record {
 		_ = c.pbx(func(ctx context.Context) error {
 			var err error
@@ -436,13 +517,12 @@ func (c *call) callerGone() bool {
 	wait := time.NewTimer(200 * time.Millisecond)
 	defer wait.Stop()
 	for {
-		select {
-		case ev := <-c.ev:
-			if ev.Kind == EvHangup && ev.Leg == c.in.Leg {
-				return true
-			}
-		case <-wait.C:
+		ev, ok := c.waitEvent(wait.C)
+		if !ok || ev.Kind == evDetach {
 			return false
+		}
+		if ev.Kind == EvHangup && ev.Leg == c.in.Leg {
+			return true
 		}
 	}
 }
@@ -600,12 +680,19 @@ func (c *call) finish() {
 	}
 	c.mu.Lock()
 	d := c.decision
+	c.finished = true // no refresh may recreate the registry entry now
 	c.mu.Unlock()
 	did := c.normalDID()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*c.e.o.StoreTimeout)
-	defer cancel()
+	// Each write gets its own time limit: a slow one must not starve the
+	// CDR.
+	ctx := context.Background()
+	bounded := func(f func(ctx context.Context) error) error {
+		sctx, cancel := context.WithTimeout(ctx, c.e.o.StoreTimeout)
+		defer cancel()
+		return f(sctx)
+	}
 	if d.SlotHeld {
-		if err := c.e.o.Store.Release(ctx, did, c.id); err != nil {
+		if err := bounded(func(ctx context.Context) error { return c.e.o.Store.Release(ctx, did, c.id) }); err != nil {
 			c.e.m.storeErrors.Inc()
 			c.log.Warn("release slot (it expires with its lease)", "err", err)
 		}
@@ -613,12 +700,13 @@ func (c *call) finish() {
 	var billsec time.Duration
 	if !c.answered.IsZero() {
 		billsec = c.ended.Sub(c.answered).Round(time.Second)
-		if err := c.e.o.Store.AddMinutes(ctx, did, billsec, c.ended); err != nil {
+		if err := bounded(func(ctx context.Context) error { return c.e.o.Store.AddMinutes(ctx, did, billsec, c.ended) }); err != nil {
 			c.e.m.storeErrors.Inc()
 		}
 		if c.recording != "" {
-			if err := c.e.o.Store.PutRecording(ctx, routing.Recording{Name: c.recording, CallID: c.id, DID: did, Kind: "call",
-				Caller: c.callerRec, Started: c.answered.UTC(), Duration: billsec, Node: c.e.o.Node, PBX: c.e.o.PBX.Name()}); err != nil {
+			rec := routing.Recording{Name: c.recording, CallID: c.id, DID: did, Kind: "call",
+				Caller: c.callerRec, Started: c.answered.UTC(), Duration: billsec, Node: c.e.o.Node, PBX: c.e.o.PBX.Name()}
+			if err := bounded(func(ctx context.Context) error { return c.e.o.Store.PutRecording(ctx, rec) }); err != nil {
 				c.e.m.storeErrors.Inc()
 				c.log.Warn("recording metadata", "err", err)
 			}
@@ -634,11 +722,11 @@ func (c *call) finish() {
 	if c.answered.IsZero() {
 		cdr.Answered = time.Time{}
 	}
-	if err := c.e.o.Store.WriteCDR(ctx, cdr); err != nil {
+	if err := bounded(func(ctx context.Context) error { return c.e.o.Store.WriteCDR(ctx, cdr) }); err != nil {
 		c.e.m.storeErrors.Inc()
 		c.log.Error("CDR lost: store unavailable", "err", err, "outcome", c.outcome)
 	}
-	if err := c.e.o.Store.DeleteCall(ctx, c.id); err != nil {
+	if err := bounded(func(ctx context.Context) error { return c.e.o.Store.DeleteCall(ctx, c.id) }); err != nil {
 		c.e.m.storeErrors.Inc()
 	}
 	c.e.m.ended.WithLabelValues(c.outcome).Inc()

@@ -83,6 +83,8 @@ type Engine struct {
 	log *slog.Logger
 	m   *Metrics
 
+	reconciling sync.Mutex
+
 	mu       sync.Mutex
 	calls    map[string]*call
 	legs     map[LegID]*call
@@ -131,6 +133,18 @@ func (e *Engine) Dispatch(ev Event) {
 	c := e.legs[ev.Leg]
 	e.mu.Unlock()
 	if c == nil {
+		if ev.Kind == EvAnswered {
+			// A target answered a call that stopped waiting for it (its
+			// originate timed out, or the call ended): nobody must sit in
+			// silence on that leg.
+			e.wg.Add(1)
+			go func() {
+				defer e.wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), e.o.PBXTimeout)
+				defer cancel()
+				_ = e.o.PBX.Hangup(ctx, ev.Leg, CauseNormal)
+			}()
+		}
 		return
 	}
 	c.deliver(ev)
@@ -343,6 +357,9 @@ func (e *Engine) refresh(ctx context.Context) {
 // are adopted when both parties are still bridged, and ended properly
 // (hang-up, CDR, slot) otherwise; legs and bridges nobody owns are removed.
 func (e *Engine) Reconcile(ctx context.Context) error {
+	// One at a time: two reconnects in a row must not adopt a call twice.
+	e.reconciling.Lock()
+	defer e.reconciling.Unlock()
 	// Calls and legs that begin after the snapshot is asked for are not in
 	// it: they are left alone.
 	snapAt := time.Now()
@@ -427,6 +444,10 @@ func (e *Engine) adopt(ctx context.Context, r routing.LiveCall, live Live) {
 	if r.State == stateBridged && len(r.Legs) == 2 && len(alive) == 2 {
 		c := adoptedCall(e, r)
 		e.mu.Lock()
+		if _, running := e.calls[c.id]; running {
+			e.mu.Unlock()
+			return
+		}
 		e.calls[c.id] = c
 		for _, l := range r.Legs {
 			e.legs[LegID(l)] = c
@@ -456,5 +477,6 @@ func (e *Engine) adopt(ctx context.Context, r routing.LiveCall, live Live) {
 		cancel()
 	}
 	c.hangupBy = "system"
+	e.m.active.Inc() // finish's done() counts it out
 	c.finish()
 }
