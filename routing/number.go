@@ -82,6 +82,14 @@ func NormalizeCaller(s, defaultRegion string) string {
 	if e, err := ParseE164(t, defaultRegion); err == nil {
 		return e
 	}
+	// Carriers often send international numbers without their '+'
+	// ("447700900123"): read them as international when they are not a
+	// national number of the default region, so blocks on +44… match.
+	if d := strings.TrimLeft(t, "+"); len(d) >= 8 && !strings.HasPrefix(d, "0") {
+		if e, err := ParseE164("+"+d, ""); err == nil {
+			return e
+		}
+	}
 	var b strings.Builder
 	for _, r := range t {
 		if (r >= '0' && r <= '9') || (r == '+' && b.Len() == 0) {

@@ -41,6 +41,8 @@ func TestNormalizeCaller(t *testing.T) {
 		"0612345678":    "+33612345678",
 		"+447700900123": "+447700900123",
 		"12;evil":       "12",
+		"447700900123":  "+447700900123", // international without its '+'
+		"33612345678":   "+33612345678",
 		"abc":           routing.Anonymous,
 	} {
 		if got := routing.NormalizeCaller(in, "FR"); got != want {

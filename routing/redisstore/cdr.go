@@ -11,16 +11,16 @@ import (
 	"github.com/vnum/vnum/routing"
 )
 
-// WriteCDR appends a CDR to the stream. The call id makes it idempotent:
-// a second write for the same call (after an adoption race) is refused by
-// a marker key.
+// WriteCDR appends a CDR to the stream, once per call: a marker key
+// written after the record makes a second write for the same call a no-op.
 func (s *Store) WriteCDR(ctx context.Context, c routing.CDR) error {
-	ok, err := s.rdb.SetNX(ctx, "vnum:cdrdone:{"+c.CallID+"}", 1, 24*time.Hour).Result()
+	marker := "vnum:cdrdone:{" + c.CallID + "}"
+	n, err := s.rdb.Exists(ctx, marker).Result()
 	if err != nil {
 		return fmt.Errorf("cdr %s: %w: %w", c.CallID, ErrUnavailable, err)
 	}
-	if !ok {
-		return nil
+	if n > 0 {
+		return nil // written already (an adopted call ended twice)
 	}
 	vals := map[string]any{
 		"call_id": c.CallID, "did": c.DID, "caller": c.Caller, "node": c.Node, "pbx": c.PBX,
@@ -31,9 +31,14 @@ func (s *Store) WriteCDR(ctx context.Context, c routing.CDR) error {
 	if !c.Answered.IsZero() {
 		vals["answered"] = c.Answered.UnixMilli()
 	}
-	err = s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: cdrKey, MaxLen: s.maxCDR, Approx: true, Values: vals}).Err()
-	if err != nil {
+	// The record first, then the marker: a write that fails midway can be
+	// retried (the marker and the stream live on different Cluster slots,
+	// so one script cannot do both).
+	if err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: cdrKey, MaxLen: s.maxCDR, Approx: true, Values: vals}).Err(); err != nil {
 		return fmt.Errorf("cdr %s: %w: %w", c.CallID, ErrUnavailable, err)
+	}
+	if err := s.rdb.Set(ctx, marker, 1, 24*time.Hour).Err(); err != nil {
+		return fmt.Errorf("cdr %s: marker: %w: %w", c.CallID, ErrUnavailable, err)
 	}
 	return nil
 }

@@ -42,6 +42,12 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 'ok'
 `)
 
+// delIfScript deletes a hash field only if it still holds the value read.
+var delIfScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0
+`)
+
 // AddEntry adds or replaces an entry on a list; did "" is the global
 // blocklist. A number-scoped entry needs the number to exist.
 func (s *Store) AddEntry(ctx context.Context, l List, did string, e routing.Entry) error {
@@ -114,9 +120,10 @@ func (s *Store) ListEntries(ctx context.Context, l List, did string) ([]routing.
 		}
 		out = append(out, *e)
 	}
-	if len(expired) > 0 {
-		if err := s.rdb.HDel(ctx, key, expired...).Err(); err != nil {
-			s.log.Warn("drop expired list entries", "err", err)
+	for _, p := range expired {
+		// Only if unchanged: an entry re-added meanwhile stays.
+		if err := delIfScript.Run(ctx, s.rdb, []string{key}, p, all[p]).Err(); err != nil {
+			s.log.Warn("drop expired list entry", "err", err)
 		}
 	}
 	slices.SortFunc(out, func(a, b routing.Entry) int { return strings.Compare(string(a.Pattern), string(b.Pattern)) })

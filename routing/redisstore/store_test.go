@@ -301,3 +301,21 @@ func TestLiveCallsAndCDR(t *testing.T) {
 		t.Fatalf("exactly one CDR: %+v, %v", cdrs, err)
 	}
 }
+
+// A carrier that sends an international caller without its '+' must not
+// slip past a block on the E.164 number or its prefix.
+func TestBlockMatchesCallerWithoutPlus(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, redisstore.Options{})
+	if err := s.AddNumber(ctx, number()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddEntry(ctx, redisstore.Blocklist, did, routing.Entry{Pattern: "+4477*"}); err != nil {
+		t.Fatal(err)
+	}
+	from := routing.NormalizeCaller("447700900123", "FR")
+	d, err := s.Decide(ctx, call("x", from))
+	if err != nil || d.Reason != routing.ReasonBlockedNumber {
+		t.Fatalf("caller 447700900123 (normalised %q): %+v, %v", from, d, err)
+	}
+}
