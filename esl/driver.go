@@ -408,6 +408,10 @@ func (d *Driver) Originate(ctx context.Context, o callflow.Originate) error {
 	vars["originate_timeout"] = strconv.Itoa(timeout)
 	// No Remote-Party-ID / P-Asserted-Identity built from anything.
 	vars["sip_cid_type"] = "none"
+	// Early media (183 with ringback or a network announcement) is not an
+	// answer: FreeSWITCH's originate would otherwise succeed on it, and
+	// the caller would be answered and billed for a phone still ringing.
+	vars["ignore_early_media"] = "true"
 	block, err := eslconn.OriginateVars(vars)
 	if err != nil {
 		return fmt.Errorf("esl: originate %s: %w", o.Leg, err)
@@ -791,7 +795,15 @@ func (d *Driver) legOfChannel(ctx context.Context, uuid string) (callflow.LegID,
 	if err != nil {
 		return "", false, fmt.Errorf("esl: live channels: %w", err)
 	}
-	return callflow.LegID(uuid), v == inboundMode, nil
+	if v != inboundMode {
+		return "", false, nil
+	}
+	// A call the dialplan's fallback took over while vnumd was away is the
+	// dialplan's now: it is not vnum's to reconcile (or hang up).
+	if fb, err := d.api(ctx, "uuid_getvar", uuid, "vnum_fallback"); err == nil && fb != "" && fb != "_undef_" {
+		return "", false, nil
+	}
+	return callflow.LegID(uuid), true, nil
 }
 
 // clip shortens text for an error message.
