@@ -58,6 +58,10 @@ func Open(rawURL string, opts Options) (redis.UniversalClient, error) {
 		msg := err.Error()
 		if p, ok := u.User.Password(); ok && p != "" {
 			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		} else if strings.Contains(rawURL, "@") {
+			// Credentials go-redis did not read as such may be quoted in
+			// its message: say less.
+			msg = "does not parse"
 		}
 		return fmt.Errorf("redis URL %q: %s", Redact(rawURL), msg)
 	}
@@ -98,9 +102,19 @@ func Open(rawURL string, opts Options) (redis.UniversalClient, error) {
 	return nil, bad(errors.New("scheme must be redis, rediss, unix or redis+cluster"))
 }
 
-// Redact hides the password of a URL for logs and errors.
+// Redact hides the password of a URL for logs and errors, including text
+// that only looks like a URL with credentials.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
+	if err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		return u.String()
+	}
+	if i := strings.LastIndex(raw, "@"); i >= 0 {
+		return "…@" + raw[i+1:]
+	}
 	if err != nil {
 		// Not a URL: say nothing of what it held beyond its scheme.
 		if i := strings.Index(raw, "://"); i > 0 && i < 20 {
@@ -108,10 +122,7 @@ func Redact(raw string) string {
 		}
 		return "…"
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
+	return raw
 }
 
 // slogLogger routes go-redis's internal log lines (pool dial failures and
