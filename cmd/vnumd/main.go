@@ -46,6 +46,7 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "fallback", Value: "busy", EnvVars: []string{"VNUM_FALLBACK"}, Usage: "new calls while Redis is unreachable: busy, voicemail or forward:+E164"},
 		&cli.StringFlag{Name: "caller-storage", Value: "full", EnvVars: []string{"VNUM_CALLER_STORAGE"}, Usage: "how records keep caller numbers: full, last4 or hmac"},
 		&cli.StringFlag{Name: "hmac-key-file", EnvVars: []string{"VNUM_HMAC_KEY_FILE"}, Usage: "deployment key for --caller-storage hmac"},
+		&cli.DurationFlag{Name: "cdr-retention", EnvVars: []string{"VNUM_CDR_RETENTION"}, Usage: "drop CDRs older than this (e.g. 2160h); 0 keeps the newest ~1,000,000"},
 		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"VNUM_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
 	}
 }
@@ -133,8 +134,12 @@ func serve(c *cli.Context, log *slog.Logger, drv callflow.Driver) error {
 	if err != nil {
 		return err
 	}
+	if c.Duration("cdr-retention") < 0 {
+		rdb.Close()
+		return fmt.Errorf("--cdr-retention %s: must not be negative", c.Duration("cdr-retention"))
+	}
 	d, err := daemon.New(daemon.Config{Node: c.String("node"), Region: region, Listen: c.String("listen"),
-		Fallback: fb, Privacy: priv, Logger: log, Redis: rdb, Driver: drv})
+		Fallback: fb, Privacy: priv, Logger: log, Redis: rdb, Driver: drv, CDRRetention: c.Duration("cdr-retention")})
 	if err != nil {
 		rdb.Close()
 		return err

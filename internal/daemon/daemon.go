@@ -41,6 +41,8 @@ type Config struct {
 	Driver callflow.Driver
 	// Lease of slots and registry entries (default redisstore.DefaultLease).
 	Lease time.Duration
+	// CDRRetention drops CDRs older than it (0: keep the newest ~1,000,000).
+	CDRRetention time.Duration
 	// SweepEvery is how often the number lifecycle is swept (default 1 min).
 	SweepEvery time.Duration
 	// Registry for metrics (nil: a new one).
@@ -82,7 +84,7 @@ func New(cfg Config) (*Daemon, error) {
 	if lease <= 0 {
 		lease = redisstore.DefaultLease
 	}
-	store := redisstore.New(cfg.Redis, redisstore.Options{Logger: cfg.Logger, Lease: lease})
+	store := redisstore.New(cfg.Redis, redisstore.Options{Logger: cfg.Logger, Lease: lease, CDRRetention: cfg.CDRRetention})
 	eng := callflow.New(callflow.Options{
 		PBX: cfg.Driver, Store: store, Node: cfg.Node, Region: cfg.Region, Privacy: cfg.Privacy,
 		Fallback: cfg.Fallback, Logger: cfg.Logger, Metrics: callflow.NewMetrics(cfg.Registry),

@@ -34,7 +34,13 @@ func (s *Store) WriteCDR(ctx context.Context, c routing.CDR) error {
 	// The record first, then the marker: a write that fails midway can be
 	// retried (the marker and the stream live on different Cluster slots,
 	// so one script cannot do both).
-	if err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: cdrKey, MaxLen: s.maxCDR, Approx: true, Values: vals}).Err(); err != nil {
+	args := &redis.XAddArgs{Stream: cdrKey, MaxLen: s.maxCDR, Approx: true, Values: vals}
+	if s.cdrRetention > 0 {
+		// Records older than the retention period go as new ones come.
+		args.MaxLen, args.Approx = 0, false
+		args.MinID = strconv.FormatInt(s.now().Add(-s.cdrRetention).UnixMilli(), 10)
+	}
+	if err := s.rdb.XAdd(ctx, args).Err(); err != nil {
 		return fmt.Errorf("cdr %s: %w: %w", c.CallID, ErrUnavailable, err)
 	}
 	if err := s.rdb.Set(ctx, marker, 1, 24*time.Hour).Err(); err != nil {

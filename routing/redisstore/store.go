@@ -48,6 +48,9 @@ type Options struct {
 	// (checked by version on every decision, so never stale); default
 	// 100,000, negative disables.
 	SpecCache int
+	// CDRRetention, when set, drops CDRs older than it as new ones are
+	// written (instead of trimming by count).
+	CDRRetention time.Duration
 	// Retention of recording metadata (default DefaultRetention).
 	Retention time.Duration
 	// Now replaces the clock (tests).
@@ -63,8 +66,9 @@ type Store struct {
 	maxCDR int64
 	now    func() time.Time
 
-	retention time.Duration
-	specs     *specCache
+	retention    time.Duration
+	cdrRetention time.Duration
+	specs        *specCache
 }
 
 // New wraps a go-redis client.
@@ -82,6 +86,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if s.maxCDR <= 0 {
 		s.maxCDR = 1_000_000
 	}
+	s.cdrRetention = opts.CDRRetention
 	if s.retention = opts.Retention; s.retention <= 0 {
 		s.retention = DefaultRetention
 	}

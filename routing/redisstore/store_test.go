@@ -319,3 +319,23 @@ func TestBlockMatchesCallerWithoutPlus(t *testing.T) {
 		t.Fatalf("caller 447700900123 (normalised %q): %+v, %v", from, d, err)
 	}
 }
+
+// With a CDR retention, records older than it disappear as new ones come.
+func TestCDRRetention(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, redisstore.Options{CDRRetention: 150 * time.Millisecond})
+	rec := func(id string) routing.CDR {
+		return routing.CDR{CallID: id, DID: did, Outcome: "answered", Started: time.Now(), Ended: time.Now()}
+	}
+	if err := s.WriteCDR(ctx, rec("old")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(250 * time.Millisecond)
+	if err := s.WriteCDR(ctx, rec("new")); err != nil {
+		t.Fatal(err)
+	}
+	cdrs, err := s.ListCDRs(ctx, did, 10)
+	if err != nil || len(cdrs) != 1 || cdrs[0].CallID != "new" {
+		t.Fatalf("after the retention: %+v, %v", cdrs, err)
+	}
+}
