@@ -38,6 +38,7 @@ const (
 	ReasonConcurrency      Reason = "concurrent-call-cap"
 	ReasonForward          Reason = "forward"
 	ReasonForwardScheduled Reason = "forward-by-schedule"
+	ReasonVelocity         Reason = "velocity-limit"
 )
 
 // Call is an inbound call as the decision sees it.

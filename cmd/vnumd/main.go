@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/vnum/vnum/internal/redisconn"
 	"github.com/vnum/vnum/routing"
 	"github.com/vnum/vnum/routing/callflow"
+	"github.com/vnum/vnum/routing/redisstore"
 )
 
 func main() { os.Exit(run(os.Args, os.Stderr)) }
@@ -47,6 +49,10 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "caller-storage", Value: "full", EnvVars: []string{"VNUM_CALLER_STORAGE"}, Usage: "how records keep caller numbers: full, last4 or hmac"},
 		&cli.StringFlag{Name: "hmac-key-file", EnvVars: []string{"VNUM_HMAC_KEY_FILE"}, Usage: "deployment key for --caller-storage hmac"},
 		&cli.DurationFlag{Name: "cdr-retention", EnvVars: []string{"VNUM_CDR_RETENTION"}, Usage: "drop CDRs older than this (e.g. 2160h); 0 keeps the newest ~1,000,000"},
+		&cli.IntFlag{Name: "velocity-per-did", EnvVars: []string{"VNUM_VELOCITY_PER_DID"}, Usage: "block a caller making more than this many calls to one number within --velocity-window (0: off)"},
+		&cli.IntFlag{Name: "velocity-dids", EnvVars: []string{"VNUM_VELOCITY_DIDS"}, Usage: "block a caller calling more than this many numbers within --velocity-window (0: off)"},
+		&cli.DurationFlag{Name: "velocity-window", Value: 10 * time.Minute, EnvVars: []string{"VNUM_VELOCITY_WINDOW"}, Usage: "window of the velocity limits"},
+		&cli.DurationFlag{Name: "velocity-block", Value: 24 * time.Hour, EnvVars: []string{"VNUM_VELOCITY_BLOCK"}, Usage: "how long a velocity block lasts"},
 		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"VNUM_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
 	}
 }
@@ -134,12 +140,18 @@ func serve(c *cli.Context, log *slog.Logger, drv callflow.Driver) error {
 	if err != nil {
 		return err
 	}
+	vel := redisstore.Velocity{PerDID: c.Int("velocity-per-did"), DIDs: c.Int("velocity-dids"),
+		Window: c.Duration("velocity-window"), Block: c.Duration("velocity-block")}
+	if vel.PerDID < 0 || vel.DIDs < 0 || vel.Window < 0 || vel.Block < 0 {
+		rdb.Close()
+		return fmt.Errorf("velocity limits must not be negative (per-did %d, dids %d, window %s, block %s)", vel.PerDID, vel.DIDs, vel.Window, vel.Block)
+	}
 	if c.Duration("cdr-retention") < 0 {
 		rdb.Close()
 		return fmt.Errorf("--cdr-retention %s: must not be negative", c.Duration("cdr-retention"))
 	}
 	d, err := daemon.New(daemon.Config{Node: c.String("node"), Region: region, Listen: c.String("listen"),
-		Fallback: fb, Privacy: priv, Logger: log, Redis: rdb, Driver: drv, CDRRetention: c.Duration("cdr-retention")})
+		Fallback: fb, Privacy: priv, Logger: log, Redis: rdb, Driver: drv, CDRRetention: c.Duration("cdr-retention"), Velocity: vel})
 	if err != nil {
 		rdb.Close()
 		return err

@@ -41,6 +41,8 @@ type Config struct {
 	Driver callflow.Driver
 	// Lease of slots and registry entries (default redisstore.DefaultLease).
 	Lease time.Duration
+	// Velocity limits calls per caller (zero: off).
+	Velocity redisstore.Velocity
 	// CDRRetention drops CDRs older than it (0: keep the newest ~1,000,000).
 	CDRRetention time.Duration
 	// SweepEvery is how often the number lifecycle is swept (default 1 min).
@@ -84,7 +86,7 @@ func New(cfg Config) (*Daemon, error) {
 	if lease <= 0 {
 		lease = redisstore.DefaultLease
 	}
-	store := redisstore.New(cfg.Redis, redisstore.Options{Logger: cfg.Logger, Lease: lease, CDRRetention: cfg.CDRRetention})
+	store := redisstore.New(cfg.Redis, redisstore.Options{Logger: cfg.Logger, Lease: lease, CDRRetention: cfg.CDRRetention, Velocity: cfg.Velocity})
 	eng := callflow.New(callflow.Options{
 		PBX: cfg.Driver, Store: store, Node: cfg.Node, Region: cfg.Region, Privacy: cfg.Privacy,
 		Fallback: cfg.Fallback, Logger: cfg.Logger, Metrics: callflow.NewMetrics(cfg.Registry),

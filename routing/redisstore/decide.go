@@ -108,11 +108,36 @@ func (s *Store) decide(ctx context.Context, c routing.Call, take bool) (routing.
 	if c.At.IsZero() {
 		c.At = s.now()
 	}
+	var (
+		velWhy string
+		velErr error
+		velOK  chan struct{}
+	)
+	if take && s.vel.enabled() && c.Caller != routing.Anonymous && c.Caller != "" {
+		velOK = make(chan struct{})
+		go func() {
+			defer close(velOK)
+			velWhy, velErr = s.velocity(ctx, c)
+		}()
+	}
 	snap, err := s.snapshot(ctx, c, take)
+	if velOK != nil {
+		<-velOK
+		if velErr != nil {
+			s.log.Warn("velocity check", "did", c.DID, "err", velErr)
+		}
+	}
 	if err != nil {
 		snap.StoreFailure = err
 	}
 	d := routing.Decide(c, snap)
+	if velWhy != "" && err == nil && snap.Found && (d.Action == routing.ActionForward || d.Action == routing.ActionVoicemail) {
+		d = routing.Decision{Action: routing.ActionReject, Reason: routing.ReasonVelocity, Detail: velWhy,
+			Reject: snap.Number.Reject, Trace: append(d.Trace, velWhy)}
+		if d.Reject == "" {
+			d.Reject = routing.RejectBusy
+		}
+	}
 	if snap.SlotTaken && !d.SlotHeld {
 		// Taken by the script but the decision does not forward (schedule,
 		// destination country, global block on Cluster): give it back.

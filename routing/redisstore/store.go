@@ -48,6 +48,8 @@ type Options struct {
 	// (checked by version on every decision, so never stale); default
 	// 100,000, negative disables.
 	SpecCache int
+	// Velocity limits calls per caller (disabled when zero).
+	Velocity Velocity
 	// CDRRetention, when set, drops CDRs older than it as new ones are
 	// written (instead of trimming by count).
 	CDRRetention time.Duration
@@ -68,6 +70,7 @@ type Store struct {
 
 	retention    time.Duration
 	cdrRetention time.Duration
+	vel          Velocity
 	specs        *specCache
 }
 
@@ -87,6 +90,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		s.maxCDR = 1_000_000
 	}
 	s.cdrRetention = opts.CDRRetention
+	s.vel = opts.Velocity
 	if s.retention = opts.Retention; s.retention <= 0 {
 		s.retention = DefaultRetention
 	}

@@ -339,3 +339,62 @@ func TestCDRRetention(t *testing.T) {
 		t.Fatalf("after the retention: %+v, %v", cdrs, err)
 	}
 }
+
+// A caller who calls one number more than the limit within the window is
+// blocked (temporarily, globally, with the reason kept); others are not;
+// the block expires.
+func TestVelocityBlock(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, redisstore.Options{Velocity: redisstore.Velocity{PerDID: 2, DIDs: 3, Window: 400 * time.Millisecond, Block: 300 * time.Millisecond}})
+	if err := s.AddNumber(ctx, number()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if d, _ := s.Decide(ctx, call(fmt.Sprint("v", i), caller)); d.Action != routing.ActionForward {
+			t.Fatalf("call %d: %+v", i, d)
+		}
+	}
+	d, _ := s.Decide(ctx, call("v3", caller))
+	if d.Action != routing.ActionReject || d.Reason != routing.ReasonVelocity || d.Reject != routing.RejectBusy {
+		t.Fatalf("third call within the window: %+v", d)
+	}
+	entries, _ := s.ListEntries(ctx, redisstore.Blocklist, "")
+	if len(entries) != 1 || entries[0].Pattern != routing.Pattern(caller) || entries[0].ExpiresAt == nil {
+		t.Fatalf("global blocklist: %+v", entries)
+	}
+	if d, _ := s.Decide(ctx, call("o1", "+14155550100")); d.Action != routing.ActionForward {
+		t.Fatalf("another caller: %+v", d)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if d, _ := s.Decide(ctx, call("v4", caller)); d.Action != routing.ActionForward {
+		t.Fatalf("after the block expired: %+v", d)
+	}
+	// Simulate never counts as a call.
+	for range 5 {
+		_, _ = s.Simulate(ctx, call("sim", "+14155550199"))
+	}
+	if d, _ := s.Decide(ctx, call("s1", "+14155550199")); d.Action != routing.ActionForward {
+		t.Fatalf("simulations counted as calls: %+v", d)
+	}
+}
+
+// Calling many different numbers in a short time (a robocaller sweeping a
+// range) trips the distinct-numbers limit.
+func TestVelocityManyNumbers(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, redisstore.Options{Velocity: redisstore.Velocity{DIDs: 3, Window: time.Minute, Block: time.Minute}})
+	for i := range 4 {
+		n := number(func(n *routing.Number) { n.DID = fmt.Sprintf("+3318765432%d", i) })
+		if err := s.AddNumber(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := s.Decide(ctx, routing.Call{ID: fmt.Sprint("m", i), DID: n.DID, Caller: caller, At: time.Now()})
+		want := routing.ActionForward
+		if i == 3 {
+			want = routing.ActionReject
+		}
+		if d.Action != want {
+			t.Fatalf("number %d: %+v", i, d)
+		}
+	}
+}
