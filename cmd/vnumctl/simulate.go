@@ -30,34 +30,18 @@ func simulateCmd(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "simulate",
 		Usage: "run the real routing decision for a call, read-only (takes no slot)",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "to", Required: true, Usage: "the DID called"},
-			&cli.StringFlag{Name: "from", Required: true, Usage: "the caller's number, or anonymous"},
-			&cli.StringFlag{Name: "at", Usage: "when (RFC 3339; default now)"},
-		},
+		Flags: callFlags(),
 		Action: func(c *cli.Context) error {
-			did, err := routing.ParseE164(c.String("to"), e.region)
+			call, err := e.callArgs(c, "simulate")
 			if err != nil {
-				return badValue("--to: %v", err)
+				return err
 			}
-			from := c.String("from")
-			caller := routing.Anonymous
-			if !strings.EqualFold(from, routing.Anonymous) {
-				if caller, err = routing.ParseE164(from, e.region); err != nil {
-					return badValue("--from: %v (or the word anonymous)", err)
-				}
-			}
-			at := time.Now()
-			if v := c.String("at"); v != "" {
-				if at, err = time.Parse(time.RFC3339, v); err != nil {
-					return badValue("--at %q: want an RFC 3339 time such as 2026-11-25T10:30:00+01:00", v)
-				}
-			}
+			did, caller, at := call.DID, call.Caller, call.At
 			s, ctx, err := e.open(c)
 			if err != nil {
 				return err
 			}
-			d, err := s.Simulate(ctx, routing.Call{ID: "simulate", DID: did, Caller: caller, At: at, Trace: true})
+			d, err := s.Simulate(ctx, call)
 			if err != nil {
 				return err
 			}
@@ -96,4 +80,35 @@ func simulateCmd(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// callFlags are the flags of the commands that run a decision for a
+// hypothetical call (simulate, why).
+func callFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "to", Required: true, Usage: "the DID called"},
+		&cli.StringFlag{Name: "from", Required: true, Usage: "the caller's number, or anonymous"},
+		&cli.StringFlag{Name: "at", Usage: "when (RFC 3339; default now)"},
+	}
+}
+
+// callArgs reads callFlags into the call to decide, with its trace.
+func (e *env) callArgs(c *cli.Context, id string) (routing.Call, error) {
+	did, err := routing.ParseE164(c.String("to"), e.region)
+	if err != nil {
+		return routing.Call{}, badValue("--to: %v", err)
+	}
+	caller := routing.Anonymous
+	if from := c.String("from"); !strings.EqualFold(from, routing.Anonymous) {
+		if caller, err = routing.ParseE164(from, e.region); err != nil {
+			return routing.Call{}, badValue("--from: %v (or the word anonymous)", err)
+		}
+	}
+	at := time.Now()
+	if v := c.String("at"); v != "" {
+		if at, err = time.Parse(time.RFC3339, v); err != nil {
+			return routing.Call{}, badValue("--at %q: want an RFC 3339 time such as 2026-11-25T10:30:00+01:00", v)
+		}
+	}
+	return routing.Call{ID: id, DID: did, Caller: caller, At: at, Trace: true}, nil
 }

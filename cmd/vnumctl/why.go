@@ -25,33 +25,18 @@ func whyCmd(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "why",
 		Usage: "explain in words what happens to a call and why (the real decision, read-only)",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "to", Required: true, Usage: "the DID called"},
-			&cli.StringFlag{Name: "from", Required: true, Usage: "the caller's number, or anonymous"},
-			&cli.StringFlag{Name: "at", Usage: "when (RFC 3339; default now)"},
-		},
+		Flags: callFlags(),
 		Action: func(c *cli.Context) error {
-			did, err := routing.ParseE164(c.String("to"), e.region)
+			call, err := e.callArgs(c, "why")
 			if err != nil {
-				return badValue("--to: %v", err)
+				return err
 			}
-			caller := routing.Anonymous
-			if from := c.String("from"); !strings.EqualFold(from, routing.Anonymous) {
-				if caller, err = routing.ParseE164(from, e.region); err != nil {
-					return badValue("--from: %v (or the word anonymous)", err)
-				}
-			}
-			at := time.Now()
-			if v := c.String("at"); v != "" {
-				if at, err = time.Parse(time.RFC3339, v); err != nil {
-					return badValue("--at %q: want an RFC 3339 time such as 2026-11-25T10:30:00+01:00", v)
-				}
-			}
+			did, caller, at := call.DID, call.Caller, call.At
 			s, ctx, err := e.open(c)
 			if err != nil {
 				return err
 			}
-			d, err := s.Simulate(ctx, routing.Call{ID: "why", DID: did, Caller: caller, At: at, Trace: true})
+			d, err := s.Simulate(ctx, call)
 			if err != nil {
 				return err
 			}
