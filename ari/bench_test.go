@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vnum/vnum/ari/aritest"
 	"github.com/vnum/vnum/internal/daemon"
 	"github.com/vnum/vnum/internal/redistest"
+	"github.com/vnum/vnum/internal/vnumdtest"
 	"github.com/vnum/vnum/routing"
 	"github.com/vnum/vnum/routing/redisstore"
 )
@@ -42,44 +41,19 @@ func benchWorld(b *testing.B, maxConcurrent int) (*aritest.Server, *daemon.Daemo
 // caller hangs up and everything is torn down, CDR written) through vnumd
 // + the ARI emulator + a real redis-server, with 64 calls in flight.
 func BenchmarkCallSetup(b *testing.B) {
-	srv, _, stop := benchWorld(b, 0)
+	srv, d, stop := benchWorld(b, 0)
 	defer stop()
-	const inFlight = 64
-	var next atomic.Int64
-	var failed atomic.Int64
-	b.ResetTimer()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for w := 0; w < inFlight; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(b.N) {
-				c, err := srv.Inbound(aritest.InboundCall{DID: benchDID, CallerNumber: "+447700900123", CallerName: "Bench"})
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				deadline := time.Now().Add(5 * time.Second)
-				for !c.Answered() && time.Now().Before(deadline) {
-					time.Sleep(200 * time.Microsecond)
-				}
-				if !c.Answered() {
-					failed.Add(1)
-				}
-				c.Hangup()
-				<-c.Done()
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if f := failed.Load(); f > 0 {
-		b.Fatalf("%d of %d calls were not bridged", f, b.N)
-	}
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
+	vnumdtest.CallCycles(b, d, 64, func() (vnumdtest.Caller, error) {
+		c, err := srv.Inbound(aritest.InboundCall{DID: benchDID, CallerNumber: "+447700900123", CallerName: "Bench"})
+		return ariCaller{c}, err
+	})
 }
+
+type ariCaller struct{ c *aritest.Call }
+
+func (a ariCaller) Connected() bool       { return a.c.Answered() }
+func (a ariCaller) Hangup()               { a.c.Hangup() }
+func (a ariCaller) Done() <-chan struct{} { return a.c.Done() }
 
 // BenchmarkLiveCalls reports the heap per live bridged call with 10,000
 // calls up at once (vnumd, emulator and client side all counted: an upper

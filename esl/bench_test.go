@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,44 +48,17 @@ func benchWorld(b *testing.B) (*esltest.Server, *daemon.Daemon, func()) {
 func BenchmarkCallSetup(b *testing.B) {
 	srv, d, stop := benchWorld(b)
 	defer stop()
-	const inFlight = 64
-	var next, failed atomic.Int64
-	b.ResetTimer()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for w := 0; w < inFlight; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(b.N) {
-				c, err := srv.Inbound(esltest.InboundCall{DID: benchDID, CallerNumber: "+447700900123", CallerName: "Bench"})
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				deadline := time.Now().Add(5 * time.Second)
-				for c.State().BridgedTo == "" && time.Now().Before(deadline) {
-					time.Sleep(200 * time.Microsecond)
-				}
-				if c.State().BridgedTo == "" {
-					failed.Add(1)
-				}
-				_ = c.Hangup("")
-				<-c.HungUp()
-			}
-		}()
-	}
-	wg.Wait()
-	for d.Engine().Active() != 0 {
-		time.Sleep(time.Millisecond)
-	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if f := failed.Load(); f > 0 {
-		b.Fatalf("%d of %d calls were not bridged", f, b.N)
-	}
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
+	vnumdtest.CallCycles(b, d, 64, func() (vnumdtest.Caller, error) {
+		c, err := srv.Inbound(esltest.InboundCall{DID: benchDID, CallerNumber: "+447700900123", CallerName: "Bench"})
+		return eslCaller{c}, err
+	})
 }
+
+type eslCaller struct{ c *esltest.Call }
+
+func (e eslCaller) Connected() bool       { return e.c.State().BridgedTo != "" }
+func (e eslCaller) Hangup()               { _ = e.c.Hangup("") }
+func (e eslCaller) Done() <-chan struct{} { return e.c.HungUp() }
 
 // BenchmarkLiveCalls reports the heap per live bridged call with 10,000
 // calls up at once. Everything in the process is counted — vnumd (engine,

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,4 +107,55 @@ func Env(t *testing.T, pbx scenariotest.PBX, r *redistest.Server, start func() *
 			cur = start()
 		},
 	}
+}
+
+// Caller is what the call-cycle benchmark needs of a caller.
+type Caller interface {
+	Connected() bool // bridged to the target
+	Hangup()
+	Done() <-chan struct{}
+}
+
+// CallCycles runs b.N complete call cycles through d, inFlight at a time:
+// place makes a call arrive; the cycle waits until it is bridged, hangs
+// the caller up, and waits for the call's end; at the end every call must
+// be finished by vnumd (CDR written). It reports calls/s.
+func CallCycles(b *testing.B, d *daemon.Daemon, inFlight int, place func() (Caller, error)) {
+	b.Helper()
+	var next, failed atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range inFlight {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				c, err := place()
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				deadline := time.Now().Add(5 * time.Second)
+				for !c.Connected() && time.Now().Before(deadline) {
+					time.Sleep(200 * time.Microsecond)
+				}
+				if !c.Connected() {
+					failed.Add(1)
+				}
+				c.Hangup()
+				<-c.Done()
+			}
+		}()
+	}
+	wg.Wait()
+	for d.Engine().Active() != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d of %d calls were not bridged", f, b.N)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
 }

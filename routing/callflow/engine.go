@@ -68,6 +68,9 @@ type Options struct {
 	StoreTimeout time.Duration
 	// PBXTimeout bounds each PBX request (default 5 s).
 	PBXTimeout time.Duration
+	// OrphanGrace is how long a leg nobody owns must stay so before
+	// reconciliation removes it (default 2 s).
+	OrphanGrace time.Duration
 }
 
 // ErrDraining: the engine takes no new calls.
@@ -113,6 +116,9 @@ func New(o Options) *Engine {
 	}
 	if o.PBXTimeout <= 0 {
 		o.PBXTimeout = 5 * time.Second
+	}
+	if o.OrphanGrace <= 0 {
+		o.OrphanGrace = 2 * time.Second
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(nil)
@@ -401,15 +407,22 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		e.adopt(ctx, r, live)
 	}
 	// 3. Orphans: legs and bridges that belong to no call. A leg may be an
-	// inbound call whose event is on its way: look again after a moment.
-	time.Sleep(200 * time.Millisecond)
+	// inbound call whose event is still on its way (under load, after a
+	// reconnect): only a leg nobody owns in two snapshots taken a while
+	// apart is an orphan.
+	first := live
+	select {
+	case <-time.After(e.o.OrphanGrace):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	if live, err = e.o.PBX.Live(ctx); err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
 	e.mu.Lock()
 	var orphans []LegID
 	for leg := range live.Legs {
-		if e.legs[leg] == nil {
+		if _, before := first.Legs[leg]; before && e.legs[leg] == nil {
 			orphans = append(orphans, leg)
 		}
 	}
