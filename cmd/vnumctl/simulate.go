@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vnum/vnum/routing"
+	"github.com/vnum/vnum/routing/redisstore"
 )
 
 // simulation is simulate's JSON output.
@@ -32,19 +34,11 @@ func simulateCmd(e *env) *cli.Command {
 		Usage: "run the real routing decision for a call, read-only (takes no slot)",
 		Flags: callFlags(),
 		Action: func(c *cli.Context) error {
-			call, err := e.callArgs(c, "simulate")
+			_, _, call, d, err := e.simulate(c, "simulate")
 			if err != nil {
 				return err
 			}
 			did, caller, at := call.DID, call.Caller, call.At
-			s, ctx, err := e.open(c)
-			if err != nil {
-				return err
-			}
-			d, err := s.Simulate(ctx, call)
-			if err != nil {
-				return err
-			}
 			out := simulation{Action: d.Action, Reason: d.Reason, Detail: d.Detail, Targets: []string{},
 				Record: d.Record, Voicemail: d.Voicemail, Reject: string(d.Reject), Trace: d.Trace, Strategy: string(d.Strategy)}
 			if d.Action == routing.ActionForward {
@@ -111,4 +105,19 @@ func (e *env) callArgs(c *cli.Context, id string) (routing.Call, error) {
 		}
 	}
 	return routing.Call{ID: id, DID: did, Caller: caller, At: at, Trace: true}, nil
+}
+
+// simulate reads callFlags, opens the store and runs the decision
+// read-only, with its trace.
+func (e *env) simulate(c *cli.Context, id string) (*redisstore.Store, context.Context, routing.Call, routing.Decision, error) {
+	call, err := e.callArgs(c, id)
+	if err != nil {
+		return nil, nil, call, routing.Decision{}, err
+	}
+	s, ctx, err := e.open(c)
+	if err != nil {
+		return nil, nil, call, routing.Decision{}, err
+	}
+	d, err := s.Simulate(ctx, call)
+	return s, ctx, call, d, err
 }

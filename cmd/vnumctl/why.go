@@ -27,19 +27,11 @@ func whyCmd(e *env) *cli.Command {
 		Usage: "explain in words what happens to a call and why (the real decision, read-only)",
 		Flags: callFlags(),
 		Action: func(c *cli.Context) error {
-			call, err := e.callArgs(c, "why")
+			s, ctx, call, d, err := e.simulate(c, "why")
 			if err != nil {
 				return err
 			}
 			did, caller, at := call.DID, call.Caller, call.At
-			s, ctx, err := e.open(c)
-			if err != nil {
-				return err
-			}
-			d, err := s.Simulate(ctx, call)
-			if err != nil {
-				return err
-			}
 			v := verdict(d, did)
 			if d.Action == routing.ActionUnknown {
 				// A released number: say where it is.
