@@ -174,9 +174,17 @@ func (c *call) record() (routing.LiveCall, bool) {
 
 // setLive updates the registry entry and writes it at once.
 func (c *call) setLive(f func(*routing.LiveCall)) {
+	c.updateLive(f)
+	c.flushLive()
+}
+
+// updateLive changes the registry entry in memory only; flushLive (or the
+// periodic refresh) writes it. Call setup writes it once per state, not
+// once per change.
+func (c *call) updateLive(f func(*routing.LiveCall)) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.finished {
-		c.mu.Unlock()
 		return
 	}
 	if !c.liveSet {
@@ -185,9 +193,14 @@ func (c *call) setLive(f func(*routing.LiveCall)) {
 		c.liveSet = true
 	}
 	f(&c.live)
-	r := c.live
-	r.Legs = append([]string(nil), r.Legs...)
-	c.mu.Unlock()
+}
+
+// flushLive writes the registry entry now.
+func (c *call) flushLive() {
+	r, ok := c.record()
+	if !ok {
+		return
+	}
 	ctx, cancel := c.storeCtx()
 	defer cancel()
 	if err := c.e.o.Store.PutCall(ctx, r); err != nil {
@@ -301,7 +314,7 @@ func (c *call) forward(d routing.Decision) error {
 	if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Ring(ctx, c.in.Leg) }); err != nil {
 		return err
 	}
-	c.setLive(func(l *routing.LiveCall) { l.State = stateRinging })
+	c.updateLive(func(l *routing.LiveCall) { l.State = stateRinging }) // written with the first legs
 	var last Cause = CauseFailed
 	groups := [][]routing.Target{d.Targets}
 	if d.Strategy != routing.Simultaneous {
@@ -346,7 +359,7 @@ func (c *call) dial(targets []routing.Target, d routing.Decision) (LegID, routin
 		c.e.bind(leg, c)
 		c.e.originating(leg, true)
 		legs[leg] = t
-		c.setLive(func(l *routing.LiveCall) { l.Legs = append(l.Legs, string(leg)) })
+		c.updateLive(func(l *routing.LiveCall) { l.Legs = append(l.Legs, string(leg)) })
 		err := c.pbx(func(ctx context.Context) error {
 			return c.e.o.PBX.Originate(ctx, Originate{Leg: leg, CallID: c.id, Inbound: c.in.Leg, Target: t, CallerID: d.CallerID, Timeout: d.RingTimeout})
 		})
@@ -358,10 +371,11 @@ func (c *call) dial(targets []routing.Target, d routing.Decision) (LegID, routin
 			_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Hangup(ctx, leg, CauseNormal) })
 			delete(legs, leg)
 			c.e.unbind(leg)
-			c.setLive(func(l *routing.LiveCall) { l.Legs = removeLeg(l.Legs, string(leg)) })
+			c.updateLive(func(l *routing.LiveCall) { l.Legs = removeLeg(l.Legs, string(leg)) })
 			continue
 		}
 	}
+	c.flushLive() // ringing, with its legs: one write for the whole setup step
 	defer func() {
 		for leg := range legs {
 			c.e.unbind(leg)
@@ -411,7 +425,7 @@ func (c *call) dial(targets []routing.Target, d routing.Decision) (LegID, routin
 				delete(legs, ev.Leg)
 				last = ev.Cause
 				c.log.Info("target failed", "cause", ev.Cause.String())
-				c.setLive(func(l *routing.LiveCall) { l.Legs = removeLeg(l.Legs, string(ev.Leg)) })
+				c.updateLive(func(l *routing.LiveCall) { l.Legs = removeLeg(l.Legs, string(ev.Leg)) })
 			}
 		}
 	}
