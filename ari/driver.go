@@ -420,3 +420,13 @@ func (d *Driver) Live(ctx context.Context) (callflow.Live, error) {
 	}
 	return live, nil
 }
+
+// Join is not implemented yet (masked sessions of three or more parties).
+func (d *Driver) Join(ctx context.Context, room string, leg callflow.LegID) error {
+	return fmt.Errorf("ari: join room %q: %w", room, errors.ErrUnsupported)
+}
+
+// DeleteRecording is not implemented yet.
+func (d *Driver) DeleteRecording(ctx context.Context, name string) error {
+	return fmt.Errorf("ari: delete recording %q: %w", name, errors.ErrUnsupported)
+}

@@ -814,3 +814,13 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// Join is not implemented yet (masked sessions of three or more parties).
+func (d *Driver) Join(ctx context.Context, room string, leg callflow.LegID) error {
+	return fmt.Errorf("esl: join room %q: %w", room, errors.ErrUnsupported)
+}
+
+// DeleteRecording is not implemented yet.
+func (d *Driver) DeleteRecording(ctx context.Context, name string) error {
+	return fmt.Errorf("esl: delete recording %q: %w", name, errors.ErrUnsupported)
+}

@@ -77,6 +77,19 @@ type Decision struct {
 	// target fails.
 	Voicemail bool `json:"voicemail,omitempty"`
 
+	// Consent: announce the recording to both parties before it starts.
+	Consent bool `json:"consent,omitempty"`
+	// Session is the masked session the call belongs to ("" for a plain
+	// number).
+	Session string `json:"session,omitempty"`
+	// Confirm: a target that answers must press a key before it is
+	// connected (else it is treated as not answering).
+	Confirm bool `json:"confirm,omitempty"`
+	// Conference: every target that answers joins the caller in one room
+	// (sessions of three or more participants) instead of the first one
+	// winning.
+	Conference bool `json:"conference,omitempty"`
+
 	// Reject
 	Reject RejectMode `json:"reject,omitempty"`
 

@@ -29,7 +29,9 @@ func (f *fakePBX) Ring(context.Context, callflow.LegID) error { return nil }
 func (f *fakePBX) Bridge(context.Context, string, callflow.LegID, callflow.LegID) (string, error) {
 	return "br", nil
 }
-func (f *fakePBX) DestroyBridge(context.Context, string) error { return nil }
+func (f *fakePBX) DestroyBridge(context.Context, string) error        { return nil }
+func (f *fakePBX) Join(context.Context, string, callflow.LegID) error { return nil }
+func (f *fakePBX) DeleteRecording(context.Context, string) error      { return nil }
 func (f *fakePBX) RecordCall(context.Context, string, string, callflow.LegID) (string, error) {
 	return "rec", nil
 }

@@ -54,6 +54,12 @@ const (
 	PromptNotInService Prompt = "not-in-service"
 	PromptVoicemail    Prompt = "voicemail-greeting" // "please leave a message after the tone"
 	PromptBeep         Prompt = "beep"
+	// PromptConfirm asks an answering party to press a key to take the
+	// call (masked sessions with confirm: a carrier voicemail greeting
+	// then never hears, nor reveals, who answered).
+	PromptConfirm Prompt = "confirm"
+	// PromptConsent tells a party that the call is recorded.
+	PromptConsent Prompt = "recording-consent"
 )
 
 // Originate asks for an outbound leg to a target.
@@ -85,8 +91,18 @@ type PBX interface {
 	// Bridge connects legs; it returns the bridge's id ("" when the PBX
 	// bridges without a bridge object).
 	Bridge(ctx context.Context, callID string, a, b LegID) (string, error)
-	// DestroyBridge removes a bridge (idempotent).
+	// DestroyBridge removes a bridge or a room (idempotent).
 	DestroyBridge(ctx context.Context, bridge string) error
+	// Join puts a leg into a multi-party room named room, created on the
+	// first join (Asterisk: a mixing bridge whose id is room; FreeSWITCH:
+	// a mod_conference room). The leg stays until it hangs up or is hung
+	// up; its EvHangup reports that. Live reports room members with
+	// LegState.Bridge = room.
+	Join(ctx context.Context, room string, leg LegID) error
+	// DeleteRecording removes a recording (as RecordCall or RecordMessage
+	// named it) from the PBX's storage; a recording already gone is not
+	// an error.
+	DeleteRecording(ctx context.Context, name string) error
 	// RecordCall records a bridged call from now to its end, both parties,
 	// by the cheapest method the PBX has. It returns the recording's name.
 	RecordCall(ctx context.Context, callID string, bridge string, leg LegID) (string, error)
