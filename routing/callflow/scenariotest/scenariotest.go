@@ -26,8 +26,14 @@ type Party interface {
 	// CallerID is what this party was shown (for a target: the far end's view).
 	CallerID() (name, number string)
 	// Heard lists what the party heard, in logical names: "ring", "busy",
-	// "congestion", "not-in-service", "voicemail-greeting", "beep".
+	// "congestion", "not-in-service", "voicemail-greeting", "beep",
+	// "confirm", "recording-consent".
 	Heard() []string
+	// Press makes the party press keys now (RFC 4733 DTMF).
+	Press(digits string)
+	// Room is the PBX bridge or conference room the party's channel is
+	// in now ("" when none): parties talking together share one.
+	Room() string
 }
 
 // Behavior is how a target's phone responds.
@@ -52,7 +58,8 @@ type PBX interface {
 	Requests() []string
 	// DropLink breaks vnumd's event connection; the PBX keeps the calls.
 	DropLink()
-	// Recordings lists the recordings the PBX holds.
+	// Recordings lists the recordings the PBX holds (deleted ones are
+	// gone from the list).
 	Recordings() []string
 }
 
