@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -135,6 +135,17 @@ func (q *evQueue) pop() (Event, bool) {
 	return ev, true
 }
 
+// unpop puts an event back at the head of the queue.
+func (q *evQueue) unpop(ev Event) {
+	q.mu.Lock()
+	q.q = append([]Event{ev}, q.q...)
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
 func (c *call) kill() { c.killOnce.Do(func() { close(c.killed) }) }
 
 // gone reports an operator's hang-up (checked before ringing anyone).
@@ -240,9 +251,14 @@ func (c *call) run() {
 	c.mu.Unlock()
 	c.e.m.calls.WithLabelValues(string(d.Action)).Inc()
 	c.log.Info("decision", "action", d.Action, "reason", d.Reason, "caller", c.callerRec)
+	c.notify("call.started", map[string]any{"caller": c.callerRec, "action": string(d.Action), "reason": string(d.Reason)})
 	switch d.Action {
 	case routing.ActionForward:
-		err = c.forward(d)
+		if d.Conference {
+			err = c.conference(d, nil)
+		} else {
+			err = c.forward(d)
+		}
 	case routing.ActionVoicemail:
 		err = c.voicemail()
 	case routing.ActionReject, routing.ActionUnknown:
@@ -290,6 +306,11 @@ func (c *call) fallbackDecision() routing.Decision {
 // waitEvent waits for the next event of the call, or the operator's kill,
 // or the timer.
 func (c *call) waitEvent(timer <-chan time.Time) (Event, bool) {
+	return c.waitEvent2(timer, nil)
+}
+
+// waitEvent2 is waitEvent with two timers (either firing ends the wait).
+func (c *call) waitEvent2(timer, timer2 <-chan time.Time) (Event, bool) {
 	for {
 		if ev, ok := c.ev.pop(); ok {
 			return ev, true
@@ -301,6 +322,8 @@ func (c *call) waitEvent(timer <-chan time.Time) (Event, bool) {
 		case <-c.e.detach:
 			return Event{Kind: evDetach}, true
 		case <-timer:
+			return Event{}, false
+		case <-timer2:
 			return Event{}, false
 		}
 	}
@@ -350,31 +373,7 @@ func (c *call) forward(d routing.Decision) error {
 func (c *call) dial(targets []routing.Target, d routing.Decision) (LegID, routing.Target, Cause, error) {
 	legs := map[LegID]routing.Target{}
 	last := CauseFailed
-	for _, t := range targets {
-		if c.gone() {
-			break
-		}
-		c.legSeq++
-		leg := LegID(c.id + "-" + strconv.Itoa(c.legSeq))
-		c.e.bind(leg, c)
-		c.e.originating(leg, true)
-		legs[leg] = t
-		c.updateLive(func(l *routing.LiveCall) { l.Legs = append(l.Legs, string(leg)) })
-		err := c.pbx(func(ctx context.Context) error {
-			return c.e.o.PBX.Originate(ctx, Originate{Leg: leg, CallID: c.id, Inbound: c.in.Leg, Target: t, CallerID: d.CallerID, Timeout: d.RingTimeout})
-		})
-		c.e.originating(leg, false)
-		if err != nil {
-			c.log.Warn("originate", "target", t.String(), "err", err)
-			// The PBX may still create the leg (a timed-out request):
-			// hang it up by its id, which is idempotent.
-			_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Hangup(ctx, leg, CauseNormal) })
-			delete(legs, leg)
-			c.e.unbind(leg)
-			c.updateLive(func(l *routing.LiveCall) { l.Legs = removeLeg(l.Legs, string(leg)) })
-			continue
-		}
-	}
+	c.originateAll(targets, d, legs)
 	c.flushLive() // ringing, with its legs: one write for the whole setup step
 	defer func() {
 		for leg := range legs {
@@ -392,13 +391,29 @@ func (c *call) dial(targets []routing.Target, d routing.Decision) (LegID, routin
 			}
 		}
 	}
+	confirm := newConfirmations(c.e.o.ConfirmTimeout)
+	defer confirm.stop()
 	for len(legs) > 0 {
-		ev, ok := c.waitEvent(safety.C)
+		ev, ok := c.waitEvent2(safety.C, confirm.timer())
 		if !ok {
+			if late := confirm.expired(); len(late) > 0 {
+				for _, leg := range late {
+					c.log.Info("target answered but did not confirm: treated as no answer")
+					_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Hangup(ctx, leg, CauseNormal) })
+				}
+				continue // their hang-ups remove them
+			}
 			hangAll("")
 			return "", routing.Target{}, CauseNoAnswer, nil
 		}
 		switch {
+		case ev.Kind == EvDTMF && confirm.pending(ev.Leg):
+			t := legs[ev.Leg]
+			confirm.done(ev.Leg)
+			delete(legs, ev.Leg)
+			hangAll(ev.Leg)
+			c.e.bind(ev.Leg, c)
+			return ev.Leg, t, CauseNormal, nil
 		case ev.Kind == evDetach:
 			return "", routing.Target{}, CauseNormal, errDetached
 		case ev.Kind == EvHangup && (ev.Leg == c.in.Leg || ev.Leg == ""):
@@ -416,12 +431,23 @@ func (c *call) dial(targets []routing.Target, d routing.Decision) (LegID, routin
 			if !mine {
 				continue
 			}
+			if d.Confirm {
+				// The answering party must press a key: a carrier's
+				// voicemail greeting then never takes the call.
+				if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Play(ctx, ev.Leg, PromptConfirm) }); err != nil {
+					_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Hangup(ctx, ev.Leg, CauseNormal) })
+					continue
+				}
+				confirm.start(ev.Leg, t)
+				continue
+			}
 			delete(legs, ev.Leg)
 			hangAll(ev.Leg) // simultaneous ringing: the others lose
 			c.e.bind(ev.Leg, c)
 			return ev.Leg, t, CauseNormal, nil
 		case ev.Kind == EvHangup:
 			if _, mine := legs[ev.Leg]; mine {
+				confirm.done(ev.Leg)
 				delete(legs, ev.Leg)
 				last = ev.Cause
 				c.log.Info("target failed", "cause", ev.Cause.String())
@@ -449,6 +475,7 @@ func (c *call) bridged(d routing.Decision, callee LegID, t routing.Target) error
 	c.answered = time.Now()
 	c.outcome = "answered"
 	c.target = t.String()
+	c.notify("call.answered", map[string]any{"caller": c.callerRec, "target": c.target})
 	var bridge string
 	if err := c.pbx(func(ctx context.Context) error {
 		var err error
@@ -467,11 +494,7 @@ func (c *call) bridged(d routing.Decision, callee LegID, t routing.Target) error
 	c.live.Bridge = bridge // owned from now on (reconciliation must not remove it)
 	c.mu.Unlock()
 	if d.Record {
-		_ = c.pbx(func(ctx context.Context) error {
-			var err error
-			c.recording, err = c.e.o.PBX.RecordCall(ctx, c.id, bridge, c.in.Leg)
-			return err
-		})
+		c.startRecording(d, bridge, c.in.Leg, callee)
 	}
 	c.e.m.setup.Observe(time.Since(c.in.At).Seconds())
 	c.setLive(func(l *routing.LiveCall) {
@@ -518,6 +541,14 @@ func (c *call) waitBridged(callee LegID, bridge string) error {
 func (c *call) runAdopted() {
 	defer c.finish()
 	r, _ := c.record()
+	if strings.HasPrefix(r.Bridge, roomOf("")) {
+		members := map[LegID]bool{}
+		for _, l := range r.Legs[1:] {
+			members[LegID(l)] = true
+		}
+		_ = c.conference(c.decision, members)
+		return
+	}
 	callee := LegID("")
 	if len(r.Legs) == 2 {
 		callee = LegID(r.Legs[1])
@@ -655,6 +686,7 @@ loop:
 		c.log.Warn("voicemail metadata", "err", err)
 	}
 	c.e.m.voicemails.Inc()
+	c.notify("voicemail.new", map[string]any{"caller": c.callerRec, "recording": name, "duration_s": int(dur.Round(time.Second) / time.Second)})
 	if gone {
 		return errCallerGone
 	}
@@ -724,6 +756,7 @@ func (c *call) finish() {
 				c.e.m.storeErrors.Inc()
 				c.log.Warn("recording metadata", "err", err)
 			}
+			c.notify("recording.ready", map[string]any{"recording": c.recording, "duration_s": int(billsec / time.Second)})
 		}
 	}
 	if c.outcome == "" {
@@ -744,6 +777,8 @@ func (c *call) finish() {
 		c.e.m.storeErrors.Inc()
 	}
 	c.e.m.ended.WithLabelValues(c.outcome).Inc()
+	c.notify("call.ended", map[string]any{"caller": c.callerRec, "outcome": c.outcome, "hangup_by": c.hangupBy,
+		"billsec": int(billsec / time.Second), "target": c.target})
 	c.log.Info("call ended", "outcome", c.outcome, "hangup_by", c.hangupBy, "billsec", int(billsec/time.Second))
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,9 +69,34 @@ type Options struct {
 	StoreTimeout time.Duration
 	// PBXTimeout bounds each PBX request (default 5 s).
 	PBXTimeout time.Duration
+	// Notify, when set, receives the calls' events for webhooks
+	// (call.started, call.answered, call.ended, recording.ready,
+	// voicemail.new). It must not block.
+	Notify func(Notice)
+	// ConfirmTimeout is how long a party who answered a call that needs
+	// confirmation has to press a key (default 10 s).
+	ConfirmTimeout time.Duration
 	// OrphanGrace is how long a leg nobody owns must stay so before
 	// reconciliation removes it (default 2 s).
 	OrphanGrace time.Duration
+}
+
+// Notice is one event of a call, for webhooks. Caller numbers in Data are
+// in the form the privacy policy lets records keep.
+type Notice struct {
+	Type   string
+	DID    string
+	CallID string
+	At     time.Time
+	Data   map[string]any
+}
+
+// notify hands a notice to Options.Notify.
+func (c *call) notify(typ string, data map[string]any) {
+	if c.e.o.Notify == nil {
+		return
+	}
+	c.e.o.Notify(Notice{Type: typ, DID: c.normalDID(), CallID: c.id, At: time.Now().UTC(), Data: data})
 }
 
 // ErrDraining: the engine takes no new calls.
@@ -116,6 +142,9 @@ func New(o Options) *Engine {
 	}
 	if o.PBXTimeout <= 0 {
 		o.PBXTimeout = 5 * time.Second
+	}
+	if o.ConfirmTimeout <= 0 {
+		o.ConfirmTimeout = 10 * time.Second
 	}
 	if o.OrphanGrace <= 0 {
 		o.OrphanGrace = 2 * time.Second
@@ -454,7 +483,10 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 func (e *Engine) adopt(ctx context.Context, r routing.LiveCall, live Live) {
 	alive := slices.DeleteFunc(slices.Clone(r.Legs), func(l string) bool { _, ok := live.Legs[LegID(l)]; return !ok })
 	log := e.log.With("call_id", r.ID, "did", r.DID)
-	if r.State == stateBridged && len(r.Legs) == 2 && len(alive) == 2 {
+	room := strings.HasPrefix(r.Bridge, roomOf(""))
+	if r.State == stateBridged && ((len(r.Legs) == 2 && len(alive) == 2) ||
+		(room && len(alive) >= 2 && len(r.Legs) > 0 && alive[0] == r.Legs[0])) {
+		r.Legs = alive // a room's parties who left meanwhile are gone
 		c := adoptedCall(e, r)
 		e.mu.Lock()
 		if _, running := e.calls[c.id]; running {
