@@ -48,6 +48,7 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "fallback", Value: "busy", EnvVars: []string{"VNUM_FALLBACK"}, Usage: "new calls while Redis is unreachable: busy, voicemail or forward:+E164"},
 		&cli.StringFlag{Name: "caller-storage", Value: "full", EnvVars: []string{"VNUM_CALLER_STORAGE"}, Usage: "how records keep caller numbers: full, last4 or hmac"},
 		&cli.StringFlag{Name: "hmac-key-file", EnvVars: []string{"VNUM_HMAC_KEY_FILE"}, Usage: "deployment key for --caller-storage hmac"},
+		&cli.DurationFlag{Name: "confirm-timeout", Value: 10 * time.Second, EnvVars: []string{"VNUM_CONFIRM_TIMEOUT"}, Usage: "how long a party answering a session call with --confirm has to press a key"},
 		&cli.DurationFlag{Name: "cdr-retention", EnvVars: []string{"VNUM_CDR_RETENTION"}, Usage: "drop CDRs older than this (e.g. 2160h); 0 keeps the newest ~1,000,000"},
 		&cli.IntFlag{Name: "velocity-per-did", EnvVars: []string{"VNUM_VELOCITY_PER_DID"}, Usage: "block a caller making more than this many calls to one number within --velocity-window (0: off)"},
 		&cli.IntFlag{Name: "velocity-dids", EnvVars: []string{"VNUM_VELOCITY_DIDS"}, Usage: "block a caller calling more than this many numbers within --velocity-window (0: off)"},
@@ -146,12 +147,16 @@ func serve(c *cli.Context, log *slog.Logger, drv callflow.Driver) error {
 		rdb.Close()
 		return fmt.Errorf("velocity limits must not be negative (per-did %d, dids %d, window %s, block %s)", vel.PerDID, vel.DIDs, vel.Window, vel.Block)
 	}
+	if c.Duration("confirm-timeout") <= 0 {
+		return fmt.Errorf("--confirm-timeout %s: must be positive", c.Duration("confirm-timeout"))
+	}
 	if c.Duration("cdr-retention") < 0 {
 		rdb.Close()
 		return fmt.Errorf("--cdr-retention %s: must not be negative", c.Duration("cdr-retention"))
 	}
 	d, err := daemon.New(daemon.Config{Node: c.String("node"), Region: region, Listen: c.String("listen"),
-		Fallback: fb, Privacy: priv, Logger: log, Redis: rdb, Driver: drv, CDRRetention: c.Duration("cdr-retention"), Velocity: vel})
+		Fallback: fb, Privacy: priv, Logger: log, Redis: rdb, Driver: drv, CDRRetention: c.Duration("cdr-retention"), Velocity: vel,
+		ConfirmTimeout: c.Duration("confirm-timeout")})
 	if err != nil {
 		rdb.Close()
 		return err

@@ -47,6 +47,10 @@ type Config struct {
 	CDRRetention time.Duration
 	// SweepEvery is how often the number lifecycle is swept (default 1 min).
 	SweepEvery time.Duration
+	// ConfirmTimeout is how long a party answering a call that needs
+	// confirmation (masked sessions with --confirm) has to press a key
+	// (default 10 s).
+	ConfirmTimeout time.Duration
 	// Registry for metrics (nil: a new one).
 	Registry *prometheus.Registry
 }
@@ -90,7 +94,7 @@ func New(cfg Config) (*Daemon, error) {
 	eng := callflow.New(callflow.Options{
 		PBX: cfg.Driver, Store: store, Node: cfg.Node, Region: cfg.Region, Privacy: cfg.Privacy,
 		Fallback: cfg.Fallback, Logger: cfg.Logger, Metrics: callflow.NewMetrics(cfg.Registry),
-		Refresh: lease / 4,
+		Refresh: lease / 4, ConfirmTimeout: cfg.ConfirmTimeout,
 	})
 	return &Daemon{cfg: cfg, log: cfg.Logger.With("node", cfg.Node, "pbx", cfg.Driver.Name()), store: store,
 		engine: eng, reg: cfg.Registry, ready: make(chan struct{})}, nil

@@ -43,7 +43,8 @@ type Vnumd struct {
 func Start(t testing.TB, drv callflow.Driver, connected func() bool, r *redistest.Server) *Vnumd {
 	t.Helper()
 	d, err := daemon.New(daemon.Config{Node: "node-1", Region: "FR", Fallback: callflow.Fallback{Action: routing.ActionReject},
-		Redis: r.Client(), Driver: drv, Privacy: routing.Privacy{Caller: routing.StoreLast4}, Logger: Logger()})
+		Redis: r.Client(), Driver: drv, Privacy: routing.Privacy{Caller: routing.StoreLast4}, Logger: Logger(),
+		ConfirmTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
