@@ -51,6 +51,10 @@ type Options struct {
 	// simple two-party one) or "bridge" (the bridge is recorded; Asterisk
 	// then mixes).
 	Record string
+	// Sounds overrides the media played for prompts (ARI media URIs such
+	// as "sound:custom/call-recorded"), e.g. a recorded "this call is
+	// recorded" instead of the core sound; see DefaultSounds.
+	Sounds map[callflow.Prompt]string
 	Logger *slog.Logger
 	// Backoff caps the WebSocket reconnect delay (default 5 s).
 	MaxBackoff time.Duration
@@ -64,6 +68,8 @@ type Driver struct {
 	wsURL  string
 	origin string
 
+	sounds map[callflow.Prompt]string
+
 	mu       sync.Mutex
 	outbound map[string]bool // originated legs we have not seen end
 	sem      chan struct{}
@@ -73,6 +79,43 @@ type Driver struct {
 
 // ErrConfig: the options cannot work.
 var ErrConfig = errors.New("ari: bad configuration")
+
+// ErrBadName: a room or recording name with characters that cannot go
+// into an ARI URL path unescaped (anything outside [A-Za-z0-9._-]).
+var ErrBadName = errors.New("ari: unsafe name")
+
+// checkName accepts the names vnum gives rooms and recordings
+// ("vnum-room-<call id>", "vnum-vm-<call id>"): 1 to 200 characters of
+// [A-Za-z0-9._-], never "." or "..". The library puts them in URL paths
+// as they are.
+func checkName(s string) error {
+	if s == "" || len(s) > 200 || s == "." || s == ".." {
+		return ErrBadName
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return ErrBadName
+		}
+	}
+	return nil
+}
+
+// checkMedia accepts an ARI media URI for a prompt: sound:, recording: or
+// tone: and a name without characters that would change its meaning.
+func checkMedia(uri string) error {
+	scheme, name, ok := strings.Cut(uri, ":")
+	if !ok || (scheme != "sound" && scheme != "recording" && scheme != "tone") || name == "" || len(name) > 200 ||
+		strings.Contains(name, "..") || strings.HasPrefix(name, "/") {
+		return fmt.Errorf("%w: prompt media %q: want sound:NAME, recording:NAME or tone:NAME", ErrConfig, uri)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-/;=", r)) {
+			return fmt.Errorf("%w: prompt media %q: character %q", ErrConfig, uri, r)
+		}
+	}
+	return nil
+}
 
 // New checks the options and builds the driver; it does not connect.
 func New(o Options) (*Driver, error) {
@@ -107,13 +150,20 @@ func New(o Options) (*Driver, error) {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 5 * time.Second
 	}
+	sounds := DefaultSounds()
+	for p, uri := range o.Sounds {
+		if err := checkMedia(uri); err != nil {
+			return nil, fmt.Errorf("prompt %q: %w", p, err)
+		}
+		sounds[p] = uri
+	}
 	ws := *u
 	ws.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
 	ws.Path = strings.TrimSuffix(u.Path, "/") + "/events"
 	origin := *u
 	origin.Path = "/"
 	d := &Driver{o: o, log: o.Logger.With("pbx", "asterisk"), wsURL: ws.String(), origin: origin.String(),
-		outbound: map[string]bool{}, sem: make(chan struct{}, maxInFlight)}
+		sounds: sounds, outbound: map[string]bool{}, sem: make(chan struct{}, maxInFlight)}
 	// The library only logs from its own WebSocket loop, which vnum does
 	// not use; it gets a silent logger of its own slog flavour.
 	d.client = native.New(&native.Options{
@@ -161,7 +211,9 @@ func notFound(err error) bool {
 	if errors.As(err, &re) {
 		return re.Code() == 404
 	}
-	return err != nil && strings.Contains(err.Error(), "404")
+	// The library's own text for a 404, should a wrapper hide the code;
+	// never a bare "404", which a channel id in a URL can contain.
+	return err != nil && strings.Contains(err.Error(), "Non-2XX response: 404")
 }
 
 func chKey(id string) *ari.Key { return ari.NewKey(ari.ChannelKey, id) }
@@ -337,15 +389,29 @@ func (d *Driver) RecordMessage(ctx context.Context, callID string, leg callflow.
 	})
 }
 
-var prompts = map[callflow.Prompt]string{
-	callflow.PromptNotInService: "sound:ss-noservice",
-	callflow.PromptVoicemail:    "sound:vm-intro",
-	callflow.PromptBeep:         "sound:beep",
+// DefaultSounds returns the media played for each prompt unless
+// Options.Sounds overrides it: files of asterisk-core-sounds-en.
+func DefaultSounds() map[callflow.Prompt]string {
+	return map[callflow.Prompt]string{
+		callflow.PromptNotInService: "sound:ss-noservice",
+		callflow.PromptVoicemail:    "sound:vm-intro",
+		callflow.PromptBeep:         "sound:beep",
+		// followme/options is the prompt app_followme plays to the
+		// person it reached: "press 1 to accept this call, or 2 to
+		// reject it" (the engine takes any key as acceptance).
+		callflow.PromptConfirm: "sound:followme/options",
+		// conf-now-recording is the core sound ConfBridge and MeetMe
+		// play when a recording starts ("the conference is now being
+		// recorded"): core sounds have no two-party "this call is
+		// recorded"; operators who want one record it and set
+		// Options.Sounds.
+		callflow.PromptConsent: "sound:conf-now-recording",
+	}
 }
 
 // Play implements callflow.PBX.
 func (d *Driver) Play(ctx context.Context, leg callflow.LegID, p callflow.Prompt) error {
-	media, ok := prompts[p]
+	media, ok := d.sounds[p]
 	if !ok {
 		return fmt.Errorf("ari: no sound for prompt %q", p)
 	}
@@ -421,12 +487,46 @@ func (d *Driver) Live(ctx context.Context) (callflow.Live, error) {
 	return live, nil
 }
 
-// Join is not implemented yet (masked sessions of three or more parties).
+// Join implements callflow.PBX: the room is a mixing bridge whose id is
+// the room's name, created by the first join. The leg is added first (one
+// request when the room exists); if Asterisk says there is no such bridge
+// the room is created and the leg added again. Two first joins at once
+// both create: the loser's 409 is not an error.
 func (d *Driver) Join(ctx context.Context, room string, leg callflow.LegID) error {
-	return fmt.Errorf("ari: join room %q: %w", room, errors.ErrUnsupported)
+	if err := checkName(room); err != nil {
+		return fmt.Errorf("ari: join room %q: %w", room, err)
+	}
+	return d.bounded(ctx, "join room "+room, func() error {
+		err := d.client.Bridge().AddChannel(brKey(room), string(leg))
+		if !notFound(err) {
+			return err
+		}
+		if _, err := d.client.Bridge().Create(brKey(room), "mixing", room); err != nil && native.CodeFromError(err) != 409 {
+			return err
+		}
+		return d.client.Bridge().AddChannel(brKey(room), string(leg))
+	})
 }
 
-// DeleteRecording is not implemented yet.
+// DeleteRecording implements callflow.PBX: DELETE /recordings/stored/NAME.
+// A recording not stored (already deleted, or still being made) is also
+// looked for among the live ones and, if found, stopped and discarded, so
+// nothing of it is stored later. Gone everywhere is not an error.
 func (d *Driver) DeleteRecording(ctx context.Context, name string) error {
-	return fmt.Errorf("ari: delete recording %q: %w", name, errors.ErrUnsupported)
+	if err := checkName(name); err != nil {
+		return fmt.Errorf("ari: delete recording %q: %w", name, err)
+	}
+	err := d.bounded(ctx, "delete recording "+name, func() error {
+		return d.client.StoredRecording().Delete(ari.NewKey(ari.StoredRecordingKey, name))
+	})
+	if !notFound(err) {
+		return err
+	}
+	err = d.bounded(ctx, "discard live recording "+name, func() error {
+		return d.client.LiveRecording().Scrap(ari.NewKey(ari.LiveRecordingKey, name))
+	})
+	if notFound(err) {
+		return nil
+	}
+	return err
 }

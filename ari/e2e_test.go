@@ -31,18 +31,25 @@ func (p party) Hangup()                         { p.c.Hangup() }
 func (p party) Done() <-chan struct{}           { return p.c.Done() }
 func (p party) Answered() bool                  { return p.c.Answered() }
 func (p party) CallerID() (name, number string) { return p.c.CallerID() }
+func (p party) Press(digits string)             { p.c.SendDTMF(digits) }
+func (p party) Room() string                    { return p.c.Bridge() }
+
+// soundNames maps the driver's media back to the prompts' logical names.
+var soundNames = func() map[string]string {
+	m := map[string]string{}
+	for p, uri := range ari.DefaultSounds() {
+		m[uri] = string(p)
+	}
+	return m
+}()
+
 func (p party) Heard() []string {
 	var out []string
 	out = append(out, p.c.Tones()...)
 	for _, m := range p.c.Played() {
-		switch m {
-		case "sound:ss-noservice":
-			out = append(out, "not-in-service")
-		case "sound:vm-intro":
-			out = append(out, "voicemail-greeting")
-		case "sound:beep":
-			out = append(out, "beep")
-		default:
+		if name, ok := soundNames[m]; ok {
+			out = append(out, name)
+		} else {
 			out = append(out, m)
 		}
 	}

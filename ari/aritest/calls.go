@@ -159,6 +159,18 @@ func (c *Call) CallerID() (name, number string) {
 	return c.callerID.Name, c.callerID.Number
 }
 
+// Bridge is the id of the bridge the party's channel is in now: "" when
+// it is in none, and once the call ended. Parties that talk to each other
+// share one.
+func (c *Call) Bridge() string {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if ch := c.s.channels[c.id]; ch != nil && ch.bridge != nil && !ch.hungUp {
+		return ch.bridge.id
+	}
+	return ""
+}
+
 // Hangup is the party hanging up: BYE when answered, CANCEL (caller) or
 // 603 Decline (destination) before. It is a no-op once the call ended.
 func (c *Call) Hangup() {
@@ -184,13 +196,16 @@ func (c *Call) Answer() {
 	s.calleeAnswerLocked(ch)
 }
 
-// SendDTMF sends digits from this party (RFC 4733, 280 ms each).
+// SendDTMF sends digits from this party (RFC 4733, 280 ms each): the
+// caller or a destination it reached; the application gets a
+// ChannelDtmfReceived on the party's channel for each. Digits need media:
+// before the answer, and after the end of the call, nothing is sent.
 func (c *Call) SendDTMF(digits string) {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch := s.channels[c.id]
-	if ch == nil {
+	if ch == nil || ch.hungUp || !c.answered {
 		return
 	}
 	for _, d := range digits {
