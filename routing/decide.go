@@ -114,6 +114,9 @@ type Snapshot struct {
 	SlotTaken    bool // a slot was taken for this call
 	InUse        int  // forwarded calls in progress (including this one when taken)
 	StoreFailure error
+	// ConsentCountries: where by-country recording consent applies (the
+	// deployment's list; nil: DefaultConsentCountries).
+	ConsentCountries []string
 }
 
 // Decide routes one call over a snapshot of the store. It is a pure
@@ -272,6 +275,7 @@ schedules:
 		RingTimeout: route.RingTimeout,
 		Record:      route.Record,
 		Voicemail:   route.Voicemail,
+		Consent:     route.Record && NeedsConsent(n.Consent, s.ConsentCountries, c.Caller, targets),
 	}
 	switch route.CallerID {
 	case PresentCaller:

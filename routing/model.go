@@ -164,6 +164,12 @@ type Number struct {
 	AllowlistOnly bool `json:"allowlist_only,omitempty"`
 	// Reject is what rejected callers hear (default busy).
 	Reject RejectMode `json:"reject,omitempty"`
+	// Retention: this number's own retention periods; each applies only
+	// where it is shorter than the deployment's (privacy wins).
+	Retention Retention `json:"retention,omitzero"`
+	// Consent: when a recorded call is announced to both parties first
+	// ("" is never).
+	Consent ConsentMode `json:"consent,omitempty"`
 }
 
 // Validate checks a number as a whole and fills defaults. The error names
@@ -215,7 +221,10 @@ func (n *Number) Validate() error {
 	if n.Limits.DailyMinutes < 0 {
 		return fmt.Errorf("daily minutes %d: must not be negative", n.Limits.DailyMinutes)
 	}
-	return nil
+	if err := n.Retention.Validate(); err != nil {
+		return err
+	}
+	return n.Consent.Validate()
 }
 
 func (r *Route) validate() error {

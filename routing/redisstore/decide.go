@@ -130,6 +130,7 @@ func (s *Store) decide(ctx context.Context, c routing.Call, take bool) (routing.
 	if err != nil {
 		snap.StoreFailure = err
 	}
+	snap.ConsentCountries = s.consent
 	d := routing.Decide(c, snap)
 	if velWhy != "" && err == nil && snap.Found && (d.Action == routing.ActionForward || d.Action == routing.ActionVoicemail) {
 		d = routing.Decision{Action: routing.ActionReject, Reason: routing.ReasonVelocity, Detail: velWhy,
@@ -165,7 +166,7 @@ func (s *Store) snapshot(ctx context.Context, c routing.Call, take bool) (routin
 	if cached != nil {
 		ver = cached.ver
 	}
-	cands := routing.Candidates(c.Caller)
+	cands := s.candidates(c.Caller)
 	args := make([]any, 0, 6+len(cands))
 	args = append(args, c.At.UnixMilli(), c.ID, s.lease.Milliseconds(), takeArg, c.Caller, ver)
 	for _, p := range cands {

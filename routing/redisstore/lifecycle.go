@@ -20,7 +20,10 @@ type Purged struct {
 	Slots          int  `json:"slots"`
 	MinuteCounters int  `json:"minute_counters"`
 	CDRs           int  `json:"cdrs"`
-	Recordings     int  `json:"recordings"` // metadata only: the files stay on the PBX
+	Recordings     int  `json:"recordings"` // recording and voicemail metadata
+	// FilesQueued: recording and voicemail files queued for deletion from
+	// the PBX (vnumd's sweep deletes them: DrainDeletions).
+	FilesQueued int `json:"files_queued"`
 }
 
 // Released says what happened to a released number.
@@ -53,7 +56,8 @@ return {'ok', at}
 // cool-off, and everything the store holds about it is purged: the number
 // (route, owner, limits), its block and allow lists, concurrency slots,
 // minute counters, its CDR stream entries and its recording/voicemail
-// metadata. Recording files on the PBX are not deleted. A number not
+// metadata; the recording files are queued for deletion from the PBX
+// (vnumd's sweep deletes them). A number not
 // allocated from a pool gets ErrNoPool and is left untouched.
 func (s *Store) ReleaseNumber(ctx context.Context, did string) (Released, error) {
 	n, err := s.GetNumber(ctx, did)
@@ -169,6 +173,11 @@ func (s *Store) purge(ctx context.Context, did string) (Purged, error) {
 	if err != nil {
 		return fail("recordings", err)
 	}
+	// The files first: a purge cut short never forgets one.
+	if err := s.QueueDeletions(ctx, names...); err != nil {
+		return p, err
+	}
+	p.FilesQueued = len(names)
 	for _, name := range names {
 		n, err := s.rdb.Del(ctx, recKey(name)).Result()
 		if err != nil {

@@ -53,8 +53,22 @@ type Options struct {
 	// CDRRetention, when set, drops CDRs older than it as new ones are
 	// written (instead of trimming by count).
 	CDRRetention time.Duration
-	// Retention of recording metadata (default DefaultRetention).
+	// Retention of call recordings: files and metadata (default
+	// DefaultRetention). The sweep (EnforceRetention) deletes them when
+	// it ends; the metadata's own TTL is a backstop RetentionGrace later.
 	Retention time.Duration
+	// VoicemailRetention of voicemail messages (default: Retention).
+	VoicemailRetention time.Duration
+	// SMSRetention of SMS threads after their last message (default
+	// DefaultRetention); see SMSThreadKey.
+	SMSRetention time.Duration
+	// Privacy is the deployment's caller-number policy. With hmac, the
+	// velocity limits key callers, and block them, by the HMAC form: no
+	// raw caller number is stored.
+	Privacy routing.Privacy
+	// ConsentCountries: where by-country recording consent applies (nil:
+	// routing.DefaultConsentCountries).
+	ConsentCountries []string
 	// Now replaces the clock (tests).
 	Now func() time.Time
 }
@@ -69,7 +83,11 @@ type Store struct {
 	now    func() time.Time
 
 	retention    time.Duration
+	vmRetention  time.Duration
+	smsRetention time.Duration
 	cdrRetention time.Duration
+	priv         routing.Privacy
+	consent      []string
 	vel          Velocity
 	specs        *specCache
 }
@@ -94,6 +112,13 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if s.retention = opts.Retention; s.retention <= 0 {
 		s.retention = DefaultRetention
 	}
+	if s.vmRetention = opts.VoicemailRetention; s.vmRetention <= 0 {
+		s.vmRetention = s.retention
+	}
+	if s.smsRetention = opts.SMSRetention; s.smsRetention <= 0 {
+		s.smsRetention = DefaultRetention
+	}
+	s.priv, s.consent = opts.Privacy, opts.ConsentCountries
 	if s.now == nil {
 		s.now = time.Now
 	}

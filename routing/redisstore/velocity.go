@@ -23,7 +23,32 @@ type Velocity struct {
 
 func (v Velocity) enabled() bool { return v.Window > 0 && (v.PerDID > 0 || v.DIDs > 0) }
 
+// velocityKey is the key of a caller's recent attempts; caller is in its
+// stored form (callerForm).
 func velocityKey(caller string) string { return "vnum:vel:{" + caller + "}" }
+
+// callerForm is how the store keys a caller in its own state (velocity
+// attempts, velocity blocks): with the hmac privacy policy the HMAC form,
+// so no raw caller number is stored; otherwise the number itself (last4
+// cannot tell callers apart, so last4 deployments keep raw numbers in
+// these short-lived keys).
+func (s *Store) callerForm(caller string) string {
+	if s.priv.Caller == routing.StoreHMAC && caller != routing.Anonymous && caller != "" {
+		return s.priv.Record(caller)
+	}
+	return caller
+}
+
+// candidates are the list patterns that could match caller, most specific
+// first: with the hmac policy the caller's HMAC form (what a velocity
+// block is keyed by), then routing.Candidates.
+func (s *Store) candidates(caller string) []string {
+	cands := routing.Candidates(caller)
+	if f := s.callerForm(caller); f != caller {
+		cands = append([]string{f}, cands...)
+	}
+	return cands
+}
 
 // velocityScript records a call attempt of a caller and counts, within the
 // window, the attempts to this DID and the distinct DIDs called.
@@ -49,7 +74,7 @@ return {same, dids}
 // Cluster slot), so the wall time stays one round trip.
 func (s *Store) velocity(ctx context.Context, c routing.Call) (string, error) {
 	v := s.vel
-	res, err := velocityScript.Run(ctx, s.rdb, []string{velocityKey(c.Caller)}, c.At.UnixMilli(), v.Window.Milliseconds(), c.DID, c.ID).Int64Slice()
+	res, err := velocityScript.Run(ctx, s.rdb, []string{velocityKey(s.callerForm(c.Caller))}, c.At.UnixMilli(), v.Window.Milliseconds(), c.DID, c.ID).Int64Slice()
 	if err != nil || len(res) != 2 {
 		return "", fmt.Errorf("velocity: %w: %v", ErrUnavailable, err)
 	}
@@ -63,7 +88,9 @@ func (s *Store) velocity(ctx context.Context, c routing.Call) (string, error) {
 	if why == "" {
 		return "", nil
 	}
-	e := routing.Entry{Pattern: routing.Pattern(c.Caller), Reason: why, Added: c.At.UTC()}
+	// Keyed by the caller's stored form: with hmac the raw number is not
+	// kept, and the decision looks the HMAC form up first (candidates).
+	e := routing.Entry{Pattern: routing.Pattern(s.callerForm(c.Caller)), Reason: why, Added: c.At.UTC()}
 	if v.Block > 0 {
 		until := c.At.Add(v.Block)
 		e.ExpiresAt = &until
