@@ -50,6 +50,10 @@ type InboundCall struct {
 	DTMFInterval time.Duration
 	// Vars are extra channel variables the dialplan set before park.
 	Vars map[string]string
+	// Conference, when set, makes the dialplan answer the call and send it
+	// to `conference <Conference>` instead of parking it for vnumd (the
+	// dialplan of fixture e_conference: `answer`, `conference 3000@default`).
+	Conference string
 }
 
 // LegInfo describes one outbound leg and what its far end saw.
@@ -69,6 +73,9 @@ type LegInfo struct {
 	// over origination_* over the A-leg's own caller ID).
 	CallerIDNumber, CallerIDName string
 	Outcome                      string // "SUCCESS" or the hangup cause
+	// Played lists the files played to this leg (uuid_broadcast,
+	// playback), what its far end heard.
+	Played []string
 }
 
 // CallState is a snapshot of an inbound call.
@@ -156,6 +163,7 @@ type channel struct {
 	hangupAfter                           time.Duration
 	dtmf                                  string
 	dtmfInterval                          time.Duration
+	conf                                  *conference // the room it is in now
 }
 
 func (ch *channel) getVar(name string) (string, bool) {
@@ -245,6 +253,12 @@ func (s *Server) Inbound(in InboundCall) (*Call, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		ch.setVar(k, in.Vars[k])
+	}
+	if in.Conference != "" {
+		s.answer(ch)
+		ch.state = "CS_EXECUTE"
+		s.joinConference(ch, in.Conference, "", true)
+		return call, nil
 	}
 	ch.setVar("current_application", "park")
 	ch.state, ch.callState = "CS_EXECUTE", "RINGING"
@@ -345,8 +359,18 @@ func (s *Server) markHangup(ch *channel, cause string) {
 	ch.setVar("hangup_cause", cause)
 }
 
-// complete stops recordings and emits CHANNEL_HANGUP_COMPLETE.
+// complete stops recordings and emits CHANNEL_HANGUP_COMPLETE; a
+// conference member leaves its room first (fixture e_conference:
+// CHANNEL_HANGUP, del-member, CHANNEL_HANGUP_COMPLETE, then the floor
+// passes on or the room is destroyed).
 func (s *Server) complete(ch *channel) {
+	room := ch.conf
+	s.leaveConference(ch, true)
+	defer func() {
+		if room != nil {
+			s.confMaybeGone(room)
+		}
+	}()
 	for _, path := range ch.recording {
 		s.emit(s.chanEvent("RECORD_STOP", ch, hdr{"Record-File-Path", path}, hdr{"Record-Completion-Cause", "success-silence"}))
 	}
@@ -677,6 +701,8 @@ func (s *Server) api(cmd, args string) string {
 		return "+OK hangup all channels with cause " + cause + "\n"
 	case "show":
 		return s.show(args)
+	case "conference":
+		return s.conferenceAPI(args)
 	case "sched_del":
 		s.schedDel[strings.TrimSpace(args)]++
 		return "+OK Deleted: 1\n"
@@ -777,6 +803,8 @@ func (s *Server) api(cmd, args string) string {
 				s.emit(s.chanEvent("CHANNEL_PARK", ch))
 			case "hangup":
 				s.hangup(ch, "NORMAL_CLEARING")
+			case "conference":
+				s.joinConference(ch, arg, "", true)
 			}
 			return "+OK\n"
 		}
@@ -790,6 +818,7 @@ func (s *Server) api(cmd, args string) string {
 		switch argv[1] {
 		case "start":
 			ch.recording = append(ch.recording, argv[2])
+			s.storeRecording(argv[2])
 			s.emit(s.chanEvent("RECORD_START", ch, hdr{"Record-File-Path", argv[2]}))
 		case "stop":
 			for i, p := range ch.recording {
@@ -825,6 +854,9 @@ func maxArgs(cmd string) int {
 
 func (s *Server) play(ch *channel, file, appUUID, app string) {
 	ch.played = append(ch.played, file)
+	if ch.legIdx >= 0 {
+		s.legs[ch.legIdx].Played = append(s.legs[ch.legIdx].Played, file)
+	}
 	s.emit(s.chanEvent("PLAYBACK_START", ch, hdr{"Playback-File-Path", file}))
 	s.after(s.opts.PlaybackDuration, func() {
 		if ch.hungup {
@@ -945,8 +977,11 @@ func (s *Server) sendmsg(uuid string, p *packet) string {
 		s.bridge(ch, arg, false, appUUID)
 	case "playback":
 		s.play(ch, arg, appUUID, app)
+	case "conference":
+		s.joinConference(ch, arg, appUUID, false)
 	case "record_session":
 		ch.recording = append(ch.recording, arg)
+		s.storeRecording(arg)
 		s.emit(s.chanEvent("RECORD_START", ch, hdr{"Record-File-Path", arg}))
 		s.executeComplete(ch, app, arg, appUUID, "_none_")
 	default:

@@ -40,6 +40,11 @@ type Options struct {
 	// PlaybackDuration is how long uuid_broadcast / playback "plays"
 	// (default 10 ms).
 	PlaybackDuration time.Duration
+	// RecordDir, when set, is the emulated host's recording directory: a
+	// recording started (uuid_record start, record_session) into a file
+	// directly in it is written there, as FreeSWITCH writes it on its
+	// host, so that deleting it can be tested (StoredRecordings).
+	RecordDir string
 }
 
 // Server is a running emulator.
@@ -52,6 +57,7 @@ type Server struct {
 	conns     map[*conn]struct{}
 	channels  map[string]*channel
 	calls     map[string]*Call
+	confs     map[string]*conference
 	dests     map[string]Behavior
 	commands  []string
 	injected  []string
@@ -96,6 +102,7 @@ func New(opts Options) (*Server, error) {
 		conns:    map[*conn]struct{}{},
 		channels: map[string]*channel{},
 		calls:    map[string]*Call{},
+		confs:    map[string]*conference{},
 		dests:    map[string]Behavior{},
 		schedDel: map[string]int{},
 		coreUUID: newUUID(),
