@@ -29,6 +29,14 @@
 //   - bridges, channels and subscriptions survive a WebSocket disconnect;
 //     events raised while no WebSocket is connected are lost; a call to
 //     Stasis() with the application absent or inactive fails (603 Decline).
+//   - a mixing bridge of three or more members (inbound or originated
+//     alike) is a softmix one; every member's entry and exit is a
+//     ChannelEnteredBridge / ChannelLeftBridge; an emptied bridge stays
+//     until DELETE (e_conference). Call.Bridge tells which bridge a party
+//     is in. Originated members take playbacks and send digits
+//     (Call.SendDTMF) like inbound ones; digits need an answered call.
+//   - DELETE /recordings/stored/NAME removes it from Recordings(); a second
+//     DELETE is 404 (channel_record).
 //   - a JSON body's string is one value (no comma splitting); query strings
 //     split lists on commas.
 //   - endpoint subscriptions are reference counted; a SIP MESSAGE reaches the
