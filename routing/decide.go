@@ -17,6 +17,7 @@ const (
 	ActionVoicemail   Action = "voicemail"
 	ActionUnknown     Action = "unknown"     // no such number
 	ActionUnavailable Action = "unavailable" // the store could not be reached
+	ActionIVR         Action = "ivr"         // answer and run the number's IVR menu (routing/ivr)
 )
 
 // Reason names the rule that decided a call, so an operator can ask "why".
@@ -39,6 +40,7 @@ const (
 	ReasonForward          Reason = "forward"
 	ReasonForwardScheduled Reason = "forward-by-schedule"
 	ReasonVelocity         Reason = "velocity-limit"
+	ReasonIVR              Reason = "ivr"
 )
 
 // Call is an inbound call as the decision sees it.
@@ -139,7 +141,7 @@ func Decide(c Call, s Snapshot) Decision {
 	}
 	done := func(d Decision) Decision {
 		d.Trace = tr
-		if d.Action == ActionForward {
+		if d.Action == ActionForward || d.Action == ActionIVR {
 			d.SlotHeld = s.SlotTaken
 		}
 		return d
@@ -243,7 +245,7 @@ schedules:
 		}
 		targets = append(targets, t)
 	}
-	if len(targets) == 0 {
+	if len(targets) == 0 && !n.IVR {
 		if len(route.Targets) > 0 {
 			return cannot(ReasonCountryDenied, "no target is in an allowed destination country")
 		}
@@ -291,6 +293,13 @@ schedules:
 	default:
 		d.CallerID = CallerID{Number: n.DID, Name: n.DID}
 		add(func() string { return "caller ID: the DID " + n.DID })
+	}
+	if n.IVR {
+		// The IVR takes the forward's place: its options choose the
+		// targets; the caller ID, ring time, recording and slot carry over.
+		note("the number has an IVR: the caller hears its menu")
+		d.Action, d.Reason, d.Targets, d.Detail = ActionIVR, ReasonIVR, nil, "the number's IVR menu answers the call"
+		return done(d)
 	}
 	d.Detail = "forward to " + strconv.Itoa(len(targets)) + " target(s), " + string(d.Strategy)
 	return done(d)

@@ -160,6 +160,9 @@ type Number struct {
 	Route     Route          `json:"route"`
 	Schedules []ScheduleRule `json:"schedules,omitempty"`
 	Limits    Limits         `json:"limits,omitempty"`
+	// IVR: calls the number would forward run its IVR menu instead (the
+	// menu is stored apart: redisstore SetIVR sets this, GetIVR reads it).
+	IVR bool `json:"ivr,omitempty"`
 	// AllowlistOnly sends callers not on the number's allowlist to voicemail.
 	AllowlistOnly bool `json:"allowlist_only,omitempty"`
 	// Reject is what rejected callers hear (default busy).

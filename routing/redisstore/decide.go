@@ -132,7 +132,7 @@ func (s *Store) decide(ctx context.Context, c routing.Call, take bool) (routing.
 	}
 	snap.ConsentCountries = s.consent
 	d := routing.Decide(c, snap)
-	if velWhy != "" && err == nil && snap.Found && (d.Action == routing.ActionForward || d.Action == routing.ActionVoicemail) {
+	if velWhy != "" && err == nil && snap.Found && (d.Action == routing.ActionForward || d.Action == routing.ActionVoicemail || d.Action == routing.ActionIVR) {
 		d = routing.Decision{Action: routing.ActionReject, Reason: routing.ReasonVelocity, Detail: velWhy,
 			Reject: snap.Number.Reject, Trace: append(d.Trace, velWhy)}
 		if d.Reject == "" {

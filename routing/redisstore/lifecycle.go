@@ -195,7 +195,7 @@ func (s *Store) purge(ctx context.Context, did string) (Purged, error) {
 		blockN = pl.HLen(ctx, blockKey(did))
 		allowN = pl.HLen(ctx, allowKey(did))
 		slotN = pl.ZCard(ctx, slotsKey(did))
-		pl.Del(ctx, append([]string{recIndexKey(did), blockKey(did), allowKey(did), slotsKey(did)}, mins...)...)
+		pl.Del(ctx, append([]string{recIndexKey(did), blockKey(did), allowKey(did), slotsKey(did), ivrKey(did)}, mins...)...)
 		return nil
 	})
 	if err != nil {

@@ -261,7 +261,7 @@ func (s *Store) ListNumbers(ctx context.Context) ([]routing.Number, error) {
 
 // RemoveNumber deletes a number with its lists, slots and counters.
 func (s *Store) RemoveNumber(ctx context.Context, did string) error {
-	n, err := s.rdb.Del(ctx, numKey(did), blockKey(did), allowKey(did), slotsKey(did)).Result()
+	n, err := s.rdb.Del(ctx, numKey(did), blockKey(did), allowKey(did), slotsKey(did), ivrKey(did)).Result()
 	if err != nil {
 		return fmt.Errorf("remove %s: %w: %w", did, ErrUnavailable, err)
 	}
