@@ -64,10 +64,14 @@ type Options struct {
 	// is replaced by the URI (default "sofia/external/{uri}").
 	SIPTemplate string
 	// RecordDir is the directory on the FreeSWITCH host for recordings
-	// (default DefaultRecordDir). Recording names are full paths: there is
-	// no ESL API to list or delete files, so whoever expires them needs
-	// the path on that host.
+	// (default DefaultRecordDir). Recording names are full paths in it.
+	// There is no ESL API to list or delete files: DeleteRecording removes
+	// them locally, so vnumd must run on the FreeSWITCH host (or share this
+	// directory at the same path).
 	RecordDir string
+	// ConferenceProfile is the mod_conference profile of Join's rooms
+	// (default "default", the stock conference.conf.xml's).
+	ConferenceProfile string
 	// Sounds overrides the file played for a prompt (defaults: sounds of a
 	// stock FreeSWITCH install, see DefaultSounds).
 	Sounds map[callflow.Prompt]string
@@ -83,10 +87,20 @@ var DefaultSounds = map[callflow.Prompt]string{
 	callflow.PromptNotInService: "ivr/ivr-call_cannot_be_completed_as_dialed.wav",
 	callflow.PromptVoicemail:    "voicemail/vm-record_message.wav",
 	callflow.PromptBeep:         "tone_stream://%(250,0,1000)",
+	// "Press 1 to accept this call, 2 to reject, 3 for voicemail": the
+	// stock group_confirm_file of FreeSWITCH configurations (any key
+	// accepts in vnum).
+	callflow.PromptConfirm: "ivr/ivr-accept_reject_voicemail.wav",
+	// "This call may be recorded".
+	callflow.PromptConsent: "ivr/ivr-this_call_may_be_recorded.wav",
 }
 
 // ErrConfig: the options cannot work.
 var ErrConfig = errors.New("esl: bad configuration")
+
+// ErrBadName: a room or recording name vnum refuses to send to
+// FreeSWITCH or to the file system.
+var ErrBadName = errors.New("esl: bad name")
 
 // ErrNotConnected: the ESL connection is down (vnumd is reconnecting).
 var ErrNotConnected = errors.New("esl: not connected to FreeSWITCH")
@@ -172,6 +186,13 @@ func New(o Options) (*Driver, error) {
 	}
 	if !path.IsAbs(o.RecordDir) || !safeDial(o.RecordDir) {
 		return nil, fmt.Errorf("%w: record dir %q: want an absolute path without spaces or special characters", ErrConfig, o.RecordDir)
+	}
+	o.RecordDir = path.Clean(o.RecordDir)
+	if o.ConferenceProfile == "" {
+		o.ConferenceProfile = "default"
+	}
+	if !validID(o.ConferenceProfile) {
+		return nil, fmt.Errorf("%w: conference profile %q: want letters, digits, '.', '_' or '-'", ErrConfig, o.ConferenceProfile)
 	}
 	sounds := make(map[callflow.Prompt]string, len(DefaultSounds))
 	for p, f := range DefaultSounds {
@@ -563,9 +584,6 @@ func (d *Driver) Bridge(ctx context.Context, callID string, a, b callflow.LegID)
 	return "", nil
 }
 
-// DestroyBridge implements callflow.PBX: there are no bridge objects.
-func (d *Driver) DestroyBridge(context.Context, string) error { return nil }
-
 // recordPath is where a recording of a call goes.
 func (d *Driver) recordPath(prefix, callID string) (string, error) {
 	if !validID(callID) {
@@ -699,7 +717,9 @@ func parseChannels(body string) ([]channelRow, error) {
 // vnum's — inbound legs the dialplan handed over (vnum_mode=inbound_esl)
 // and legs vnum originated (vnum_leg) — under the engine's ids. Other
 // calls on the same FreeSWITCH are never listed, so never touched.
-// FreeSWITCH has no bridge objects: Bridges is empty.
+// Two-party calls (uuid_bridge) have no bridge object; Bridges lists the
+// mod_conference rooms that hold at least one of vnum's legs (`conference
+// xml_list`), with those legs as members and as their LegState.Bridge.
 func (d *Driver) Live(ctx context.Context) (callflow.Live, error) {
 	live := callflow.Live{Legs: map[callflow.LegID]callflow.LegState{}, Bridges: map[string][]callflow.LegID{}}
 	asked := time.Now()
@@ -740,6 +760,7 @@ func (d *Driver) Live(ctx context.Context) (callflow.Live, error) {
 		}
 	}
 	d.mu.Unlock()
+	legOf := make(map[string]callflow.LegID, len(rows))
 	for _, r := range rows {
 		if !validID(r.UUID) {
 			continue
@@ -750,7 +771,11 @@ func (d *Driver) Live(ctx context.Context) (callflow.Live, error) {
 		}
 		if ok {
 			live.Legs[leg] = callflow.LegState{Answered: r.CallState == "ACTIVE" || r.CallState == "HELD"}
+			legOf[r.UUID] = leg
 		}
+	}
+	if err := d.liveRooms(ctx, &live, legOf); err != nil {
+		return live, err
 	}
 	return live, nil
 }
@@ -813,14 +838,4 @@ func clip(s string) string {
 		return s[:40] + "..."
 	}
 	return s
-}
-
-// Join is not implemented yet (masked sessions of three or more parties).
-func (d *Driver) Join(ctx context.Context, room string, leg callflow.LegID) error {
-	return fmt.Errorf("esl: join room %q: %w", room, errors.ErrUnsupported)
-}
-
-// DeleteRecording is not implemented yet.
-func (d *Driver) DeleteRecording(ctx context.Context, name string) error {
-	return fmt.Errorf("esl: delete recording %q: %w", name, errors.ErrUnsupported)
 }

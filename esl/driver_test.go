@@ -77,14 +77,22 @@ type lab struct {
 	snk *sink
 }
 
-func newLab(t *testing.T, snk *sink) *lab {
+func newLab(t *testing.T, snk *sink, opts ...func(*esl.Options, *esltest.Options)) *lab {
 	t.Helper()
-	srv := newEmulator(t)
+	eo := esltest.Options{Password: password, PlaybackDuration: 50 * time.Millisecond}
+	o := esl.Options{Trunk: trunk, SIPTemplate: sipTmpl, Logger: vnumdtest.Logger(), MaxBackoff: 100 * time.Millisecond}
+	for _, f := range opts {
+		f(&o, &eo)
+	}
+	srv, err := esltest.New(eo)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if snk == nil {
 		snk = &sink{}
 	}
-	drv, err := esl.New(esl.Options{Addr: srv.Addr(), Password: srv.Password(), Trunk: trunk, SIPTemplate: sipTmpl,
-		Logger: vnumdtest.Logger(), MaxBackoff: 100 * time.Millisecond})
+	o.Addr, o.Password = srv.Addr(), srv.Password()
+	drv, err := esl.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +173,7 @@ func TestNewRefusesDefaultPasswordAndWarnsOffLoopback(t *testing.T) {
 }
 
 func TestWrongPasswordRetriesWithoutLeakingIt(t *testing.T) {
-	srv := newEmulator(t)
+	srv := newEmulator(t, "")
 	defer srv.Close()
 	var buf syncBuffer
 	drv, err := esl.New(esl.Options{Addr: srv.Addr(), Password: "wrong-secret-42", Trunk: trunk,
@@ -504,7 +512,7 @@ func TestPromptsRecordingsAndCauses(t *testing.T) {
 // before any channel exists (no such endpoint type), the job's -ERR is the
 // only news: the leg is reported ended, once, as a failure.
 func TestOriginateFailsWithoutChannel(t *testing.T) {
-	srv := newEmulator(t)
+	srv := newEmulator(t, "")
 	snk := &sink{}
 	drv, err := esl.New(esl.Options{Addr: srv.Addr(), Password: srv.Password(), Trunk: trunk, SIPTemplate: "nosuchtech/{uri}"})
 	if err != nil {

@@ -31,12 +31,31 @@ var heardAs = map[string]string{
 	esl.DefaultSounds[callflow.PromptNotInService]: "not-in-service",
 	esl.DefaultSounds[callflow.PromptVoicemail]:    "voicemail-greeting",
 	esl.DefaultSounds[callflow.PromptBeep]:         "beep",
+	esl.DefaultSounds[callflow.PromptConfirm]:      "confirm",
+	esl.DefaultSounds[callflow.PromptConsent]:      "recording-consent",
 }
 
-// emu adapts the FreeSWITCH emulator to the scenario suite.
+// heardNames maps the files played to a party to logical names.
+func heardNames(files []string) []string {
+	var out []string
+	for _, f := range files {
+		if h, ok := heardAs[f]; ok {
+			out = append(out, h)
+		} else {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// emu adapts the FreeSWITCH emulator to the scenario suite. Recordings
+// are files in dir, the emulated host's record directory, which the
+// driver is given as RecordDir: the driver's local delete is what makes
+// them go away.
 type emu struct {
-	s  *esltest.Server
-	sp *esltest.Support
+	s   *esltest.Server
+	sp  *esltest.Support
+	dir string
 }
 
 // caller is the carrier side of an inbound call.
@@ -50,6 +69,10 @@ func (p caller) Hangup()                         { _ = p.c.Hangup("") }
 func (p caller) Done() <-chan struct{}           { return p.c.HungUp() }
 func (p caller) Answered() bool                  { return p.c.State().Answered }
 func (p caller) CallerID() (name, number string) { return p.name, p.number }
+func (p caller) Press(digits string)             { p.c.SendDTMF(digits) }
+
+// Room is the conference the caller is in, or the id of its uuid_bridge.
+func (p caller) Room() string { return p.s.Room(p.c.UUID()) }
 
 // Heard derives what the caller heard from what FreeSWITCH was told:
 // ring_ready (180), the files played, and the cause it was rejected with.
@@ -61,13 +84,7 @@ func (p caller) Heard() []string {
 		}
 	}
 	st := p.c.State()
-	for _, f := range st.Played {
-		if h, ok := heardAs[f]; ok {
-			out = append(out, h)
-		} else {
-			out = append(out, f)
-		}
-	}
+	out = append(out, heardNames(st.Played)...)
 	if st.HungUp && !st.Answered {
 		switch st.Cause {
 		case "USER_BUSY":
@@ -96,7 +113,22 @@ func (p callee) Answered() bool {
 	return false
 }
 func (p callee) CallerID() (name, number string) { return p.leg.CallerIDName, p.leg.CallerIDNumber }
-func (p callee) Heard() []string                 { return nil }
+
+// Heard lists the prompts played to the target's leg.
+func (p callee) Heard() []string {
+	for _, l := range p.e.s.Legs() {
+		if l.UUID == p.leg.UUID {
+			return heardNames(l.Played)
+		}
+	}
+	return nil
+}
+
+// Press makes the target's phone send DTMF on its (originated) leg.
+func (p callee) Press(digits string) { _ = p.e.s.SendDTMF(p.leg.UUID, digits) }
+
+// Room is the conference the target's leg is in, or its uuid_bridge's id.
+func (p callee) Room() string { return p.e.s.Room(p.leg.UUID) }
 
 func endpoint(t routing.Target) string {
 	if t.IsSIP() {
@@ -141,21 +173,21 @@ func (e emu) Reached(t routing.Target) []scenariotest.Party {
 
 func (e emu) Requests() []string   { return e.s.Commands() }
 func (e emu) DropLink()            { e.s.DropConnections() }
-func (e emu) Recordings() []string { return e.s.Recordings() }
+func (e emu) Recordings() []string { return e.s.StoredRecordings() }
 
-func startVnumd(t testing.TB, srv *esltest.Server, r *redistest.Server) *vnumdtest.Vnumd {
+func startVnumd(t testing.TB, srv *esltest.Server, r *redistest.Server, dir string) *vnumdtest.Vnumd {
 	t.Helper()
 	drv, err := esl.New(esl.Options{Addr: srv.Addr(), Password: srv.Password(), Trunk: trunk, SIPTemplate: sipTmpl,
-		RecordDir: "/var/lib/freeswitch/recordings/vnum", Logger: vnumdtest.Logger(), MaxBackoff: 200 * time.Millisecond})
+		RecordDir: dir, Logger: vnumdtest.Logger(), MaxBackoff: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return vnumdtest.Start(t, drv, nil, r)
 }
 
-func newEmulator(t testing.TB) *esltest.Server {
+func newEmulator(t testing.TB, recordDir string) *esltest.Server {
 	t.Helper()
-	srv, err := esltest.New(esltest.Options{Password: password, PlaybackDuration: 50 * time.Millisecond})
+	srv, err := esltest.New(esltest.Options{Password: password, PlaybackDuration: 50 * time.Millisecond, RecordDir: recordDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +196,8 @@ func newEmulator(t testing.TB) *esltest.Server {
 
 func newEnv(t *testing.T) *scenariotest.Env {
 	r := redistest.Start(t)
-	srv := newEmulator(t)
+	dir := t.TempDir()
+	srv := newEmulator(t, dir)
 	sp := esltest.NewSupport(srv, 10*time.Millisecond)
 	t.Cleanup(func() {
 		sp.Close()
@@ -178,7 +211,7 @@ func newEnv(t *testing.T) *scenariotest.Env {
 			}
 		}
 	})
-	return vnumdtest.Env(t, emu{s: srv, sp: sp}, r, func() *vnumdtest.Vnumd { return startVnumd(t, srv, r) })
+	return vnumdtest.Env(t, emu{s: srv, sp: sp, dir: dir}, r, func() *vnumdtest.Vnumd { return startVnumd(t, srv, r, dir) })
 }
 
 // TestScenarios runs the shared scenario suite on FreeSWITCH (emulated).
