@@ -116,6 +116,9 @@ type Snapshot struct {
 	SlotTaken    bool // a slot was taken for this call
 	InUse        int  // forwarded calls in progress (including this one when taken)
 	StoreFailure error
+	// Session is the caller's session on a proxy number (nil: none, or
+	// the number is not a proxy number).
+	Session *SessionLeg
 	// ConsentCountries: where by-country recording consent applies (the
 	// deployment's list; nil: DefaultConsentCountries).
 	ConsentCountries []string
@@ -182,6 +185,9 @@ func Decide(c Call, s Snapshot) Decision {
 			Detail: blockDetail("global", e)})
 	}
 	add(func() string { return "caller " + c.Caller + ": on no blocklist" })
+	if n.Labels[LabelProxy] != "" {
+		return done(decideSession(c, n, s.Session, note))
+	}
 	if n.AllowlistOnly {
 		if !s.Allowlisted {
 			note("allowlist-only: caller %s is not on the allowlist", c.Caller)
