@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 // Retention is how long records are kept: the deployment sets one (vnumd
@@ -130,7 +132,7 @@ func NeedsConsent(mode ConsentMode, countries []string, caller string, targets [
 		countries = DefaultConsentCountries
 	}
 	if caller != Anonymous && caller != "" {
-		if cc := CountryOf(caller); cc != "" && slices.Contains(countries, cc) {
+		if cc := consentCountry(caller); cc != "" && slices.Contains(countries, cc) {
 			return true
 		}
 	}
@@ -140,11 +142,29 @@ func NeedsConsent(mode ConsentMode, countries []string, caller string, targets [
 		}
 		cc := t.Country
 		if cc == "" {
-			cc = CountryOf(t.E164)
+			cc = consentCountry(t.E164)
 		}
 		if cc != "" && slices.Contains(countries, cc) {
 			return true
 		}
 	}
 	return false
+}
+
+// consentCountry is the region of a number for consent: CountryOf, or,
+// for a number no region claims (a range not in service, such as the UK's
+// drama numbers), the main region of its country code: when in doubt, the
+// recording is announced.
+func consentCountry(e164 string) string {
+	if cc := CountryOf(e164); cc != "" {
+		return cc
+	}
+	num, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return ""
+	}
+	if r := phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode())); r != "ZZ" {
+		return r
+	}
+	return ""
 }

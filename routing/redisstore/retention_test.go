@@ -1,0 +1,328 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vnum/vnum/routing"
+	"github.com/vnum/vnum/routing/redisstore"
+)
+
+const (
+	day   = 24 * time.Hour
+	other = "+33187654399"
+)
+
+// fakeDeleter is the PBX as the deletion queue sees it: fail makes one
+// name fail, gone answers "already gone" the way a driver may wrap it.
+type fakeDeleter struct {
+	mu      sync.Mutex
+	deleted []string
+	fail    map[string]error
+}
+
+func (f *fakeDeleter) DeleteRecording(_ context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail[name]; err != nil {
+		return err
+	}
+	f.deleted = append(f.deleted, name)
+	return nil
+}
+
+func rec(name, d, kind string, started time.Time) routing.Recording {
+	return routing.Recording{Name: name, CallID: "call-" + name, DID: d, Kind: kind, Caller: "…0123", Started: started,
+		Duration: time.Minute, Node: "n1", PBX: "asterisk"}
+}
+
+func recNames(t *testing.T, s *redisstore.Store, d string) []string {
+	t.Helper()
+	rs, err := s.ListRecordings(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func cdrCalls(t *testing.T, s *redisstore.Store, d string) []string {
+	t.Helper()
+	cs, err := s.ListCDRs(context.Background(), d, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.CallID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func writeCDR(t *testing.T, s *redisstore.Store, id, d string) {
+	t.Helper()
+	now := time.Now()
+	if err := s.WriteCDR(context.Background(), routing.CDR{CallID: id, DID: d, Caller: "…0123", Action: "forward", Outcome: "answered",
+		Started: now, Ended: now}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The sweep's retention pass: CDRs, recordings and voicemail messages past
+// the deployment's retention, or a number's shorter one, go; their files
+// are queued; what is younger stays.
+func TestEnforceRetention(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, redisstore.Options{CDRRetention: 30 * day, Retention: 10 * day, VoicemailRetention: 20 * day})
+	if err := s.AddNumber(ctx, number()); err != nil {
+		t.Fatal(err)
+	}
+	// other keeps CDRs 1 day and recordings 2 days; a longer voicemail
+	// retention than the deployment's is ignored.
+	if err := s.AddNumber(ctx, number(func(n *routing.Number) {
+		n.DID = other
+		n.Retention = routing.Retention{CDR: day, Recordings: 2 * day, Voicemail: 365 * day}
+	})); err != nil {
+		t.Fatal(err)
+	}
+	writeCDR(t, s, "a1", did)
+	writeCDR(t, s, "b1", other)
+	now := time.Now()
+	for _, r := range []routing.Recording{
+		rec("a-rec-old", did, "call", now.Add(-11*day)),
+		rec("a-rec-new", did, "call", now.Add(-9*day)),
+		rec("a-vm-11d", did, "voicemail", now.Add(-11*day)),
+		rec("a-vm-old", did, "voicemail", now.Add(-21*day)),
+		rec("b-rec-3d", other, "call", now.Add(-3*day)),
+		rec("b-rec-1d", other, "call", now.Add(-day)),
+		rec("b-vm-3d", other, "voicemail", now.Add(-3*day)),
+		rec("b-vm-21d", other, "voicemail", now.Add(-21*day)),
+	} {
+		if err := s.PutRecording(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ex, err := s.EnforceRetention(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (redisstore.Expired{Recordings: 2, Voicemails: 2, FilesQueued: 4}); ex != want {
+		t.Fatalf("first pass: %+v, want %+v", ex, want)
+	}
+	if got := recNames(t, s, did); !slices.Equal(got, []string{"a-rec-new", "a-vm-11d"}) {
+		t.Fatalf("%s keeps %v", did, got)
+	}
+	if got := recNames(t, s, other); !slices.Equal(got, []string{"b-rec-1d", "b-vm-3d"}) {
+		t.Fatalf("%s keeps %v", other, got)
+	}
+	q, err := s.QueuedDeletions(ctx)
+	slices.Sort(q)
+	if err != nil || !slices.Equal(q, []string{"a-rec-old", "a-vm-old", "b-rec-3d", "b-vm-21d"}) {
+		t.Fatalf("queued files: %v, %v", q, err)
+	}
+
+	// Two days on: other's CDR (1 day) is gone, the deployment's 30 days
+	// keep the first number's.
+	// Meanwhile the first number's 9-day recording passed 10 days, the
+	// other's 1-day one its 2 days.
+	ex, err = s.EnforceRetention(ctx, now.Add(2*day))
+	if want := (redisstore.Expired{CDRs: 1, Recordings: 2, FilesQueued: 2}); err != nil || ex != want {
+		t.Fatalf("two days on: %+v, %v", ex, err)
+	}
+	if got := cdrCalls(t, s, ""); !slices.Equal(got, []string{"a1"}) {
+		t.Fatalf("CDRs after two days: %v", got)
+	}
+	// 31 days on, nothing is left.
+	ex, err = s.EnforceRetention(ctx, now.Add(31*day))
+	if want := (redisstore.Expired{CDRs: 1, Voicemails: 2, FilesQueued: 2}); err != nil || ex != want {
+		t.Fatalf("31 days on: %+v, %v", ex, err)
+	}
+	if got := cdrCalls(t, s, ""); len(got) != 0 {
+		t.Fatalf("CDRs after 31 days: %v", got)
+	}
+	if got := append(recNames(t, s, did), recNames(t, s, other)...); len(got) != 0 {
+		t.Fatalf("recordings after 31 days: %v", got)
+	}
+	if q, _ := s.QueuedDeletions(ctx); len(q) != 8 {
+		t.Fatalf("every file queued once: %v", q)
+	}
+}
+
+// Recording metadata outlives its retention by its TTL only as a backstop:
+// the TTL is the longer retention plus the grace.
+func TestRecordingMetadataTTLIsBackstop(t *testing.T) {
+	ctx := context.Background()
+	s, srv := newStore(t, redisstore.Options{Retention: 10 * day, VoicemailRetention: 20 * day})
+	if err := s.PutRecording(ctx, rec("r1", did, "call", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	ttl := srv.Client().PTTL(ctx, "vnum:rec:{r1}").Val()
+	if want := 20*day + redisstore.RetentionGrace; ttl < want-time.Minute || ttl > want {
+		t.Fatalf("metadata TTL %s, want about %s", ttl, want)
+	}
+}
+
+// The deletion queue leaves a file only when the PBX deleted it or it was
+// already gone; failures stay queued and are counted.
+func TestDrainDeletions(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, redisstore.Options{})
+	if err := s.QueueDeletions(ctx, "ok1", "gone", "refused", "ok2"); err != nil {
+		t.Fatal(err)
+	}
+	del := &fakeDeleter{fail: map[string]error{
+		"gone":    fmt.Errorf("ari: delete recording gone: %w", fs.ErrNotExist),
+		"refused": errors.New("ari: delete recording refused: 500"),
+	}}
+	dr, err := s.DrainDeletions(ctx, del, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dr.Deleted != 3 || dr.Failed != 1 || dr.Left != 1 || dr.Err == nil {
+		t.Fatalf("drain: %+v", dr)
+	}
+	if q, _ := s.QueuedDeletions(ctx); !slices.Equal(q, []string{"refused"}) {
+		t.Fatalf("still queued: %v", q)
+	}
+	// The PBX accepts it next time.
+	delete(del.fail, "refused")
+	if dr, err = s.DrainDeletions(ctx, del, 0); err != nil || dr.Deleted != 1 || dr.Left != 0 {
+		t.Fatalf("second drain: %+v, %v", dr, err)
+	}
+	slices.Sort(del.deleted)
+	if !slices.Equal(del.deleted, []string{"ok1", "ok2", "refused"}) {
+		t.Fatalf("deleted on the PBX: %v", del.deleted)
+	}
+	// errors.ErrUnsupported (a driver that cannot delete yet) keeps it.
+	_ = s.QueueDeletions(ctx, "x")
+	del.fail["x"] = fmt.Errorf("esl: %w", errors.ErrUnsupported)
+	if dr, _ = s.DrainDeletions(ctx, del, 0); dr.Failed != 1 || dr.Left != 1 || !errors.Is(dr.Err, errors.ErrUnsupported) {
+		t.Fatalf("unsupported: %+v", dr)
+	}
+}
+
+// PurgeBefore deletes the records of calls before a time, for one number
+// or all, and queues the files.
+func TestPurgeBefore(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, redisstore.Options{})
+	writeCDR(t, s, "a1", did)
+	writeCDR(t, s, "b1", other)
+	time.Sleep(5 * time.Millisecond)
+	cut := time.Now()
+	time.Sleep(5 * time.Millisecond)
+	writeCDR(t, s, "a2", did)
+	for _, r := range []routing.Recording{
+		rec("a-old", did, "call", cut.Add(-time.Hour)), rec("a-vm-old", did, "voicemail", cut.Add(-time.Hour)),
+		rec("a-new", did, "call", cut.Add(time.Second)), rec("b-old", other, "call", cut.Add(-time.Hour)),
+	} {
+		if err := s.PutRecording(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ex, err := s.PurgeBefore(ctx, cut, did)
+	if want := (redisstore.Expired{CDRs: 1, Recordings: 1, Voicemails: 1, FilesQueued: 2}); err != nil || ex != want {
+		t.Fatalf("one number: %+v, %v", ex, err)
+	}
+	if got := cdrCalls(t, s, ""); !slices.Equal(got, []string{"a2", "b1"}) {
+		t.Fatalf("CDRs left: %v", got)
+	}
+	ex, err = s.PurgeBefore(ctx, cut, "")
+	if want := (redisstore.Expired{CDRs: 1, Recordings: 1, FilesQueued: 1}); err != nil || ex != want {
+		t.Fatalf("all numbers: %+v, %v", ex, err)
+	}
+	if got := recNames(t, s, did); !slices.Equal(got, []string{"a-new"}) {
+		t.Fatalf("recordings left: %v", got)
+	}
+	q, _ := s.QueuedDeletions(ctx)
+	slices.Sort(q)
+	if !slices.Equal(q, []string{"a-old", "a-vm-old", "b-old"}) {
+		t.Fatalf("queued: %v", q)
+	}
+}
+
+// Releasing a number queues its recording files before their metadata goes.
+func TestReleaseQueuesRecordingFiles(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, redisstore.Options{})
+	if _, _, err := s.AddToPool(ctx, "eu", []string{did}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Allocate(ctx, "eu", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddNumber(ctx, number(func(n *routing.Number) { n.DID = d; n.Labels = map[string]string{routing.LabelPool: "eu"} })); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.PutRecording(ctx, rec("r1", d, "call", time.Now()))
+	_ = s.PutRecording(ctx, rec("v1", d, "voicemail", time.Now()))
+	r, err := s.ReleaseNumber(ctx, d)
+	if err != nil || r.Purged.FilesQueued != 2 || r.Purged.Recordings != 2 {
+		t.Fatalf("release: %+v, %v", r, err)
+	}
+	q, _ := s.QueuedDeletions(ctx)
+	slices.Sort(q)
+	if !slices.Equal(q, []string{"r1", "v1"}) {
+		t.Fatalf("queued: %v", q)
+	}
+}
+
+func TestSMSRetention(t *testing.T) {
+	s, _ := newStore(t, redisstore.Options{SMSRetention: 30 * day})
+	if got := s.SMSRetention(number()); got != 30*day {
+		t.Fatalf("deployment's: %s", got)
+	}
+	if got := s.SMSRetention(number(func(n *routing.Number) { n.Retention.SMS = day })); got != day {
+		t.Fatalf("the number's shorter: %s", got)
+	}
+	if f, ok := redisstore.ClassifyKey(redisstore.SMSThreadKey(did, "t1")); !ok || f.Class != redisstore.KeyLive {
+		t.Fatalf("SMS thread key %s: %+v", redisstore.SMSThreadKey(did, "t1"), f)
+	}
+}
+
+// A velocity block of a caller stored by its HMAC still blocks that caller.
+func TestHMACVelocityBlockStillBlocks(t *testing.T) {
+	ctx := context.Background()
+	for _, split := range []bool{false, true} {
+		t.Run(fmt.Sprint("split=", split), func(t *testing.T) {
+			priv := routing.Privacy{Caller: routing.StoreHMAC, Key: []byte("0123456789abcdef-test")}
+			s, _ := newStore(t, redisstore.Options{Privacy: priv, SplitGlobal: split,
+				Velocity: redisstore.Velocity{PerDID: 2, Window: time.Minute, Block: time.Hour}})
+			if err := s.AddNumber(ctx, number()); err != nil {
+				t.Fatal(err)
+			}
+			var reasons []routing.Reason
+			for i := range 4 {
+				d, err := s.Decide(ctx, call(fmt.Sprint("c", i), caller))
+				if err != nil {
+					t.Fatal(err)
+				}
+				reasons = append(reasons, d.Reason)
+			}
+			want := []routing.Reason{routing.ReasonForward, routing.ReasonForward, routing.ReasonVelocity, routing.ReasonBlockedGlobal}
+			if !slices.Equal(reasons, want) {
+				t.Fatalf("reasons %v, want %v", reasons, want)
+			}
+			es, err := s.ListEntries(ctx, redisstore.Blocklist, "")
+			if err != nil || len(es) != 1 || string(es[0].Pattern) != priv.Record(caller) {
+				t.Fatalf("global blocklist: %+v, %v", es, err)
+			}
+			// Another caller is not blocked.
+			if d, _ := s.Decide(ctx, call("c9", "+447700900124")); d.Action != routing.ActionForward {
+				t.Fatalf("another caller: %+v", d)
+			}
+		})
+	}
+}
