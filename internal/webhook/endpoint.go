@@ -143,7 +143,7 @@ func redactURL(raw string) string {
 	s := raw
 	if i := strings.Index(s, "://"); i >= 0 {
 		rest := s[i+3:]
-		end := strings.IndexAny(rest, "/?#")
+		end := strings.IndexAny(rest, "/?") // not "#": mask generously
 		if end < 0 {
 			end = len(rest)
 		}
