@@ -140,7 +140,8 @@ func (s *Store) mailboxResult(did string, res []string, err error) (routing.Mail
 }
 
 // ListVoicemails returns a number's voicemail messages (no call
-// recordings), newest first. Messages whose retention ended are gone.
+// recordings), newest first. Messages past their retention are gone once
+// vnumd's sweep deleted them (or their metadata's TTL ended).
 // ErrNotFound naming the DID when there is no such number and no message.
 func (s *Store) ListVoicemails(ctx context.Context, did string) ([]routing.Recording, error) {
 	var exists *redis.IntCmd
@@ -196,14 +197,16 @@ func (s *Store) GetVoicemail(ctx context.Context, did, name string) (routing.Rec
 
 // DeleteVoicemail deletes one of a number's voicemail messages and returns
 // what it was; ErrNotFound naming it when the number has no such message.
-//
-// The message's metadata is deleted. Its audio file on the PBX is not:
-// vnum has no recording deletion queue yet (see the README, Voicemail);
-// it is to be queued here, before the metadata goes, once there is one.
+// Its audio file is queued for deletion from the PBX (QueueDeletions;
+// vnumd's sweep deletes it) before its metadata goes, so a delete cut
+// short never forgets the file.
 func (s *Store) DeleteVoicemail(ctx context.Context, did, name string) (routing.Recording, error) {
 	r, err := s.GetVoicemail(ctx, did, name)
 	if err != nil {
 		return routing.Recording{}, err
+	}
+	if err := s.QueueDeletions(ctx, name); err != nil {
+		return routing.Recording{}, fmt.Errorf("delete voicemail %s: %w", name, err)
 	}
 	var del *redis.IntCmd
 	// The message (slot of its name) and the number's index (slot of the
@@ -218,7 +221,7 @@ func (s *Store) DeleteVoicemail(ctx context.Context, did, name string) (routing.
 	if err != nil {
 		return routing.Recording{}, fmt.Errorf("delete voicemail %s: %w: %w", name, ErrUnavailable, err)
 	}
-	if del.Val() == 0 { // deleted (or expired) since it was read
+	if del.Val() == 0 { // deleted (or expired) since it was read: its file is queued all the same
 		return routing.Recording{}, fmt.Errorf("voicemail %s of %s: %w", name, did, ErrNotFound)
 	}
 	return r, nil

@@ -92,12 +92,19 @@ func TestVoicemailListShowDelete(t *testing.T) {
 	if n := rdb.Exists(ctx, "vnum:rec:{"+did+"-vm-2}", "vnum:rec:{"+did+"-call-2}").Val(); n != 2 {
 		t.Fatalf("a refused delete removed something: %d of 2 left", n)
 	}
+	if q, err := s.QueuedDeletions(ctx); err != nil || len(q) != 0 {
+		t.Fatalf("a refused delete queued %v (%v)", q, err)
+	}
 	del, err := s.DeleteVoicemail(ctx, did, did+"-vm-2")
 	if err != nil || del != want {
 		t.Fatalf("delete = %+v, %v", del, err)
 	}
 	if n := rdb.Exists(ctx, "vnum:rec:{"+did+"-vm-2}").Val(); n != 0 {
 		t.Fatal("the message's metadata is still there")
+	}
+	// Its file waits for vnumd to delete it from the PBX.
+	if q, err := s.QueuedDeletions(ctx); err != nil || strings.Join(q, ",") != did+"-vm-2" {
+		t.Fatalf("deletion queue: %v (%v)", q, err)
 	}
 	if _, err := rdb.ZScore(ctx, "vnum:{"+did+"}:recs", did+"-vm-2").Result(); !errors.Is(err, redis.Nil) {
 		t.Fatalf("the message is still indexed: %v", err)
