@@ -73,6 +73,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				blockAddCmd(e), blockRemoveCmd(e), blockListCmd(e)}},
 			{Name: "allow", Usage: "manage a number's allowlist (for --allowlist-only numbers)", Subcommands: []*cli.Command{
 				allowAddCmd(e), allowRemoveCmd(e), allowListCmd(e)}},
+			{Name: "ivr", Usage: "manage a number's IVR menu", Subcommands: []*cli.Command{ivrSetCmd(e), ivrShowCmd(e), ivrRemoveCmd(e)}},
 			simulateCmd(e),
 			whyCmd(e),
 			{Name: "calls", Usage: "live calls", Subcommands: []*cli.Command{callsListCmd(e), callsHangupCmd(e)}},

@@ -26,22 +26,28 @@ type simulation struct {
 	Voicemail   bool           `json:"voicemail"`
 	Reject      string         `json:"reject,omitempty"`
 	Trace       []string       `json:"trace"`
+	IVR         *ivrWalk       `json:"ivr,omitempty"` // the walk of --digits through the number's IVR
 }
 
 func simulateCmd(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "simulate",
 		Usage: "run the real routing decision for a call, read-only (takes no slot)",
-		Flags: callFlags(),
+		Flags: append(callFlags(), &cli.StringFlag{Name: "digits",
+			Usage: "keys pressed in the number's IVR: 0-9 * #, \",\" a pause, T a timeout (e.g. 2,T,1)"}),
 		Action: func(c *cli.Context) error {
-			_, _, call, d, err := e.simulate(c, "simulate")
+			digits, err := parseDigits(c.String("digits"))
+			if err != nil {
+				return err
+			}
+			s, ctx, call, d, err := e.simulate(c, "simulate")
 			if err != nil {
 				return err
 			}
 			did, caller, at := call.DID, call.Caller, call.At
 			out := simulation{Action: d.Action, Reason: d.Reason, Detail: d.Detail, Targets: []string{},
 				Record: d.Record, Voicemail: d.Voicemail, Reject: string(d.Reject), Trace: d.Trace, Strategy: string(d.Strategy)}
-			if d.Action == routing.ActionForward {
+			if d.Action == routing.ActionForward || d.Action == routing.ActionIVR {
 				out.CallerID = d.CallerID.Number
 				out.CallerName = d.CallerID.Name
 				if d.CallerID.Anonymous {
@@ -51,6 +57,14 @@ func simulateCmd(e *env) *cli.Command {
 			}
 			for _, t := range d.Targets {
 				out.Targets = append(out.Targets, t.String())
+			}
+			if d.Action == routing.ActionIVR {
+				m, err := s.GetIVR(ctx, did)
+				if err != nil {
+					return err
+				}
+				w := walkIVR(m, digits)
+				out.IVR = &w
 			}
 			if e.json {
 				return e.printJSON(out)
@@ -66,6 +80,12 @@ func simulateCmd(e *env) *cli.Command {
 				fmt.Fprintf(w, "record    %v, voicemail if unanswered %v\n", d.Record, d.Voicemail)
 			case routing.ActionReject, routing.ActionUnknown:
 				fmt.Fprintf(w, "caller    hears %s\n", d.Reject)
+			case routing.ActionIVR:
+				fmt.Fprintf(w, "caller id %s (when the IVR forwards; ring %s)\n", out.CallerID, d.RingTimeout)
+				printWalk(w, *out.IVR)
+			}
+			if d.Action != routing.ActionIVR && digits != "" {
+				fmt.Fprintf(w, "ivr       none: the call is not answered by an IVR, --digits unused\n")
 			}
 			fmt.Fprintln(w, "trace:")
 			for _, t := range d.Trace {
