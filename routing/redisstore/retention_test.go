@@ -326,3 +326,107 @@ func TestHMACVelocityBlockStillBlocks(t *testing.T) {
 		})
 	}
 }
+
+// After real call activity every key vnum wrote is in a known family and
+// every live-state key has a TTL; a live key planted without one is found,
+// and so is a key of no known family. Configuration is not reported.
+func TestAuditTTL(t *testing.T) {
+	ctx := context.Background()
+	s, srv := newStore(t, redisstore.Options{Velocity: redisstore.Velocity{PerDID: 1, Window: time.Minute, Block: time.Hour}})
+	rdb := srv.Client()
+	if _, _, err := s.AddToPool(ctx, "eu", []string{did, "+33187650002"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Allocate(ctx, "eu", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddNumber(ctx, number(func(n *routing.Number) {
+		n.Limits = routing.Limits{MaxConcurrent: 2, DailyMinutes: 10}
+		n.AllowlistOnly = false
+		n.Labels = map[string]string{routing.LabelPool: "eu"}
+	})); err != nil {
+		t.Fatal(err)
+	}
+	soon := time.Now().Add(time.Hour)
+	for _, l := range []struct {
+		list  redisstore.List
+		scope string
+	}{{redisstore.Blocklist, did}, {redisstore.Blocklist, ""}, {redisstore.Allowlist, did}} {
+		if err := s.AddEntry(ctx, l.list, l.scope, routing.Entry{Pattern: "+1415*", ExpiresAt: &soon}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := s.Decide(ctx, call("c1", caller))
+	if err != nil || !d.SlotHeld {
+		t.Fatalf("decide: %+v, %v", d, err)
+	}
+	if err := s.PutCall(ctx, routing.LiveCall{ID: "c1", DID: did, Node: "n1", Caller: caller, Started: time.Now(), Slot: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = s.Decide(ctx, call("c2", caller)) // over the velocity limit: blocked
+	if err := s.AddMinutes(ctx, did, time.Minute, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	writeCDR(t, s, "c1", did)
+	if err := s.PutRecording(ctx, rec("r1", did, "call", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.QueueDeletions(ctx, "old-file"); err != nil {
+		t.Fatal(err)
+	}
+	// What vnumd's sweep holds while it runs.
+	rdb.Set(ctx, "vnum:sweep:lock", "n1", time.Minute)
+	rdb.Set(ctx, redisstore.SMSThreadKey(did, "t1"), "x", s.SMSRetention(number()))
+
+	keys := rdb.Keys(ctx, "*").Val()
+	families := map[string]bool{}
+	for _, k := range keys {
+		f, ok := redisstore.ClassifyKey(k)
+		if !ok {
+			t.Errorf("key %s is in no family of redisstore.KeyFamilies", k)
+		}
+		families[f.Name] = true
+	}
+	for _, want := range []string{"number", "blocklist", "allowlist", "pool", "cdr stream", "recording deletion queue",
+		"concurrency slots", "daily minutes", "live call", "cdr written marker", "recording metadata", "recording index",
+		"velocity", "sms thread", "sweep lock"} {
+		if !families[want] {
+			t.Errorf("the activity wrote no %s key (keys: %v)", want, keys)
+		}
+	}
+	found, scanned, err := s.AuditTTL(ctx)
+	if err != nil || len(found) != 0 || scanned != len(keys) {
+		t.Fatalf("audit after real activity: %+v (%d of %d keys scanned), %v", found, scanned, len(keys), err)
+	}
+
+	// A live call whose TTL was lost, and a key nobody classified.
+	rdb.HSet(ctx, "vnum:call:{lost}", "did", did)
+	rdb.Set(ctx, "vnum:mystery", "1", 0)
+	rdb.Set(ctx, "not-vnum", "1", 0) // another application's key: not vnum's business
+	found, _, err = s.AuditTTL(ctx)
+	want := []redisstore.TTLFinding{{Key: "vnum:call:{lost}", Family: "live call"}, {Key: "vnum:mystery"}}
+	if err != nil || !slices.Equal(found, want) {
+		t.Fatalf("audit found %+v, %v; want %+v", found, err, want)
+	}
+}
+
+func TestKeyFamiliesAreDistinct(t *testing.T) {
+	for _, f := range redisstore.KeyFamilies {
+		if f.Class != redisstore.KeyConfig && f.Class != redisstore.KeyRecord && f.Class != redisstore.KeyLive {
+			t.Errorf("%s: class %q", f.Name, f.Class)
+		}
+	}
+	for _, c := range []struct {
+		key, family string
+	}{
+		{"vnum:{+33187654321}:num", "number"}, {"vnum:{global}:block", "blocklist"}, {"vnum:rec:{x}", "recording metadata"},
+		{"vnum:{+33187654321}:recs", "recording index"}, {"vnum:recs:delete", "recording deletion queue"},
+		{"vnum:{+33187654321}:min:20261124", "daily minutes"}, {"vnum:{+33187654321}:min:2026", ""},
+		{"vnum:cdr", "cdr stream"}, {"vnum:cdrx", ""}, {"vnum:pool:{eu}:free", "pool"}, {"vnum:pool:{eu}:other", ""},
+	} {
+		f, ok := redisstore.ClassifyKey(c.key)
+		if f.Name != c.family || ok != (c.family != "") {
+			t.Errorf("%s: family %q (%v), want %q", c.key, f.Name, ok, c.family)
+		}
+	}
+}
