@@ -300,7 +300,7 @@ func (s *Server) answer(ch *channel) {
 }
 
 func (s *Server) dtmf(ch *channel, digit string) {
-	s.emit(s.chanEvent("DTMF", ch, hdr{"DTMF-Digit", digit}, hdr{"DTMF-Duration", "2000"}, hdr{"DTMF-Source", "RTP"}))
+	s.emit(s.chanEvent("DTMF", ch, hdr{"DTMF-Digit", digit}, hdr{"DTMF-Duration", "2240"}, hdr{"DTMF-Source", "RTP"}))
 }
 
 // hangup ends a channel and, if bridged, its partner, in the order a real
