@@ -50,6 +50,10 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "hmac-key-file", EnvVars: []string{"VNUM_HMAC_KEY_FILE"}, Usage: "deployment key for --caller-storage hmac"},
 		&cli.DurationFlag{Name: "confirm-timeout", Value: 10 * time.Second, EnvVars: []string{"VNUM_CONFIRM_TIMEOUT"}, Usage: "how long a party answering a session call with --confirm has to press a key"},
 		&cli.DurationFlag{Name: "cdr-retention", EnvVars: []string{"VNUM_CDR_RETENTION"}, Usage: "drop CDRs older than this (e.g. 2160h); 0 keeps the newest ~1,000,000"},
+		&cli.DurationFlag{Name: "recording-retention", Value: redisstore.DefaultRetention, EnvVars: []string{"VNUM_RECORDING_RETENTION"}, Usage: "delete call recordings (files and metadata) older than this"},
+		&cli.DurationFlag{Name: "voicemail-retention", Value: redisstore.DefaultRetention, EnvVars: []string{"VNUM_VOICEMAIL_RETENTION"}, Usage: "delete voicemail messages (files and metadata) older than this"},
+		&cli.DurationFlag{Name: "sms-retention", Value: redisstore.DefaultRetention, EnvVars: []string{"VNUM_SMS_RETENTION"}, Usage: "keep SMS threads this long after their last message"},
+		&cli.StringFlag{Name: "consent-countries", Value: strings.Join(routing.DefaultConsentCountries, ","), EnvVars: []string{"VNUM_CONSENT_COUNTRIES"}, Usage: "ISO codes where numbers with --consent by-country announce recordings (default: EEA, CH, GB; have it reviewed by your lawyer)"},
 		&cli.IntFlag{Name: "velocity-per-did", EnvVars: []string{"VNUM_VELOCITY_PER_DID"}, Usage: "block a caller making more than this many calls to one number within --velocity-window (0: off)"},
 		&cli.IntFlag{Name: "velocity-dids", EnvVars: []string{"VNUM_VELOCITY_DIDS"}, Usage: "block a caller calling more than this many numbers within --velocity-window (0: off)"},
 		&cli.DurationFlag{Name: "velocity-window", Value: 10 * time.Minute, EnvVars: []string{"VNUM_VELOCITY_WINDOW"}, Usage: "window of the velocity limits"},
@@ -150,13 +154,21 @@ func serve(c *cli.Context, log *slog.Logger, drv callflow.Driver) error {
 	if c.Duration("confirm-timeout") <= 0 {
 		return fmt.Errorf("--confirm-timeout %s: must be positive", c.Duration("confirm-timeout"))
 	}
-	if c.Duration("cdr-retention") < 0 {
+	for _, f := range []string{"cdr-retention", "recording-retention", "voicemail-retention", "sms-retention"} {
+		if c.Duration(f) < 0 {
+			rdb.Close()
+			return fmt.Errorf("--%s %s: must not be negative", f, c.Duration(f))
+		}
+	}
+	consent, err := routing.ParseCountries(c.String("consent-countries"))
+	if err != nil {
 		rdb.Close()
-		return fmt.Errorf("--cdr-retention %s: must not be negative", c.Duration("cdr-retention"))
+		return fmt.Errorf("--consent-countries: %w", err)
 	}
 	d, err := daemon.New(daemon.Config{Node: c.String("node"), Region: region, Listen: c.String("listen"),
 		Fallback: fb, Privacy: priv, Logger: log, Redis: rdb, Driver: drv, CDRRetention: c.Duration("cdr-retention"), Velocity: vel,
-		ConfirmTimeout: c.Duration("confirm-timeout")})
+		ConfirmTimeout: c.Duration("confirm-timeout"), RecordingRetention: c.Duration("recording-retention"),
+		VoicemailRetention: c.Duration("voicemail-retention"), SMSRetention: c.Duration("sms-retention"), ConsentCountries: consent})
 	if err != nil {
 		rdb.Close()
 		return err

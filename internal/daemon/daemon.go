@@ -45,6 +45,18 @@ type Config struct {
 	Velocity redisstore.Velocity
 	// CDRRetention drops CDRs older than it (0: keep the newest ~1,000,000).
 	CDRRetention time.Duration
+	// RecordingRetention, VoicemailRetention: recorded calls and voicemail
+	// messages older than it are deleted by the sweep, files (through the
+	// driver) and metadata (defaults: redisstore.DefaultRetention, then
+	// RecordingRetention). A number's shorter periods win.
+	RecordingRetention time.Duration
+	VoicemailRetention time.Duration
+	// SMSRetention: how long SMS threads are kept after their last
+	// message (default redisstore.DefaultRetention; applied by the SMS work).
+	SMSRetention time.Duration
+	// ConsentCountries: where numbers with by-country consent announce
+	// recordings (nil: routing.DefaultConsentCountries).
+	ConsentCountries []string
 	// SweepEvery is how often the number lifecycle is swept (default 1 min).
 	SweepEvery time.Duration
 	// ConfirmTimeout is how long a party answering a call that needs
@@ -62,6 +74,7 @@ type Daemon struct {
 	store  *redisstore.Store
 	engine *callflow.Engine
 	reg    *prometheus.Registry
+	ret    retentionMetrics
 
 	ready chan struct{}
 	mu    sync.Mutex
@@ -90,14 +103,16 @@ func New(cfg Config) (*Daemon, error) {
 	if lease <= 0 {
 		lease = redisstore.DefaultLease
 	}
-	store := redisstore.New(cfg.Redis, redisstore.Options{Logger: cfg.Logger, Lease: lease, CDRRetention: cfg.CDRRetention, Velocity: cfg.Velocity})
+	store := redisstore.New(cfg.Redis, redisstore.Options{Logger: cfg.Logger, Lease: lease, CDRRetention: cfg.CDRRetention, Velocity: cfg.Velocity,
+		Retention: cfg.RecordingRetention, VoicemailRetention: cfg.VoicemailRetention, SMSRetention: cfg.SMSRetention,
+		Privacy: cfg.Privacy, ConsentCountries: cfg.ConsentCountries})
 	eng := callflow.New(callflow.Options{
 		PBX: cfg.Driver, Store: store, Node: cfg.Node, Region: cfg.Region, Privacy: cfg.Privacy,
 		Fallback: cfg.Fallback, Logger: cfg.Logger, Metrics: callflow.NewMetrics(cfg.Registry),
 		Refresh: lease / 4, ConfirmTimeout: cfg.ConfirmTimeout,
 	})
 	return &Daemon{cfg: cfg, log: cfg.Logger.With("node", cfg.Node, "pbx", cfg.Driver.Name()), store: store,
-		engine: eng, reg: cfg.Registry, ready: make(chan struct{})}, nil
+		engine: eng, reg: cfg.Registry, ret: newRetentionMetrics(cfg.Registry), ready: make(chan struct{})}, nil
 }
 
 // Engine is the call flow engine (tests).
@@ -183,7 +198,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 }
 
 // sweep moves expired numbers to quarantine and numbers whose cool-off
-// ended back to their pool, once a minute, on one node of the deployment
+// ended back to their pool, deletes records past their retention and
+// drains the recording deletion queue (retain), once a minute, on one node of the deployment
 // at a time (a lock in Redis).
 func (d *Daemon) sweep(ctx context.Context) error {
 	every := d.cfg.SweepEvery
@@ -206,6 +222,7 @@ func (d *Daemon) sweep(ctx context.Context) error {
 			if n := len(res.Quarantined) + len(res.Freed); n > 0 {
 				d.log.Info("number lifecycle", "quarantined", len(res.Quarantined), "back_in_pool", len(res.Freed))
 			}
+			d.retain(sctx)
 		}
 		cancel()
 		if err != nil {
