@@ -318,3 +318,24 @@ func equalDumps(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// BenchmarkGetMailbox: what the call flow pays to read a mailbox (one
+// EVALSHA: the number's spec decoded server side to check the mailbox is
+// this number's). Compare with BenchmarkRedisPing.
+func BenchmarkGetMailbox(b *testing.B) {
+	s, _ := newStore(b, redisstore.Options{})
+	ctx := context.Background()
+	if err := s.AddNumber(ctx, number()); err != nil {
+		b.Fatal(err)
+	}
+	m := routing.Mailbox{Greeting: "file:alice/greeting", MaxMessage: time.Minute}
+	if err := s.SetMailbox(ctx, did, m); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if got, err := s.GetMailbox(ctx, did); err != nil || got != m {
+			b.Fatal(got, err)
+		}
+	}
+}
