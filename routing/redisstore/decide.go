@@ -17,8 +17,9 @@ import (
 // concurrency slot, atomically, in one round trip.
 //
 // KEYS: 1 num, 2 number blocklist, 3 allowlist, 4 slots, 5 minutes today,
-// [6 global blocklist: absent when the caller checks it in parallel on
-// another Cluster slot].
+// 6 the number's session map (a proxy number's participants), [7 global
+// blocklist: absent when the caller checks it in parallel on another
+// Cluster slot].
 // ARGV: 1 now (ms), 2 call id, 3 lease (ms), 4 take a slot (1/0),
 // 5 the caller (normalised), 6 the spec version the client has cached
 // ("" for none), 7.. the patterns that could match the caller, most
@@ -27,7 +28,8 @@ import (
 // Returns {0} for an unknown number, else {1, version, spec ("" when the
 // client's cached version is current), number block hit, global block hit,
 // allowlisted (1/0), seconds forwarded today, cap reached (1/0), calls in
-// use, slot taken (1/0)}.
+// use, slot taken (1/0), the caller's session entry on a proxy number
+// ("" for none)}.
 var decideScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
 local f = redis.call('HMGET', KEYS[1], 'ver', 'max_concurrent', 'daily_minutes', 'allow_only', 'expires_ms', 'state')
@@ -51,7 +53,7 @@ local function first(key)
 end
 local nb = first(KEYS[2])
 local gb = false
-if #KEYS >= 6 then gb = first(KEYS[6]) end
+if #KEYS >= 7 then gb = first(KEYS[7]) end
 local allowOnly = f[4] == '1'
 local al = false
 if allowOnly then al = first(KEYS[3]) end
@@ -87,7 +89,9 @@ if live and not nb and not gb and (not allowOnly or al) and maxc > 0 and not (da
     if inuse >= maxc then capped = 1 end
   end
 end
-return {1, f[1], spec, nb or '', gb or '', al and 1 or 0, used, capped, inuse, taken}
+-- A proxy number's calls are routed by the caller's session on it.
+local sess = redis.call('HGET', KEYS[6], ARGV[5])
+return {1, f[1], spec, nb or '', gb or '', al and 1 or 0, used, capped, inuse, taken, sess or ''}
 `)
 
 // Decide routes an inbound call: one round trip that reads the number,
@@ -153,7 +157,7 @@ func (s *Store) decide(ctx context.Context, c routing.Call, take bool) (routing.
 }
 
 func (s *Store) snapshot(ctx context.Context, c routing.Call, take bool) (routing.Snapshot, error) {
-	keys := []string{numKey(c.DID), blockKey(c.DID), allowKey(c.DID), slotsKey(c.DID), minutesKey(c.DID, c.At)}
+	keys := []string{numKey(c.DID), blockKey(c.DID), allowKey(c.DID), slotsKey(c.DID), minutesKey(c.DID, c.At), sessKey(c.DID)}
 	if !s.split {
 		keys = append(keys, globalBlockKey())
 	}
@@ -195,7 +199,7 @@ func (s *Store) snapshot(ctx context.Context, c routing.Call, take bool) (routin
 		return routing.Snapshot{}, fmt.Errorf("decide %s: %w: %w", c.DID, ErrUnavailable, err)
 	}
 	if globalErr != nil {
-		if s.split && len(res) > 10 && res[10] == int64(1) {
+		if s.split && len(res) > 9 && res[9] == int64(1) {
 			_ = s.Release(ctx, c.DID, c.ID)
 		}
 		return routing.Snapshot{}, fmt.Errorf("decide %s: global blocklist: %w: %w", c.DID, ErrUnavailable, globalErr)
@@ -211,7 +215,7 @@ func (s *Store) parseSnapshot(did string, res []any, cached *cachedSpec, splitGl
 		s.specs.drop(did)
 		return snap, nil
 	}
-	if len(res) != 10 {
+	if len(res) != 11 {
 		return snap, fmt.Errorf("decide: script returned %d values: %w", len(res), ErrCorrupt)
 	}
 	ver, _ := res[1].(string)
@@ -244,6 +248,9 @@ func (s *Store) parseSnapshot(did string, res []any, cached *cachedSpec, splitGl
 	inUse, _ := res[8].(int64)
 	snap.InUse = int(inUse)
 	snap.SlotTaken = res[9] == int64(1)
+	if snap.Session, err = decodeLeg(res[10]); err != nil {
+		return snap, err
+	}
 	return snap, nil
 }
 

@@ -217,6 +217,8 @@ type Swept struct {
 	Quarantined []Released `json:"quarantined"`
 	// Freed: DIDs whose cool-off ended, back among their pool's free numbers.
 	Freed []string `json:"freed"`
+	// Sessions: masked sessions closed at their end, proxy numbers handed back.
+	Sessions SweptSessions `json:"sessions"`
 }
 
 // freeScript moves a DID whose cool-off ended from quarantine to free.
@@ -240,6 +242,11 @@ return 1
 func (s *Store) Sweep(ctx context.Context, now time.Time) (Swept, error) {
 	var out Swept
 	var errs []error
+	sessions, err := s.SweepSessions(ctx, now)
+	out.Sessions = sessions
+	if err != nil {
+		errs = append(errs, err)
+	}
 	nums, err := s.ListNumbers(ctx)
 	if err != nil {
 		return out, err
