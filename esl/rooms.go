@@ -150,6 +150,11 @@ func (d *Driver) liveRooms(ctx context.Context, live *callflow.Live, legOf map[s
 	return nil
 }
 
+// ErrRecordDir: the recording directory is not reachable from vnumd (it
+// does not run on the FreeSWITCH host and does not share the directory).
+// It never wraps fs.ErrNotExist: the recording is not known to be gone.
+var ErrRecordDir = errors.New("esl: the recording directory is not on this host")
+
 // DeleteRecording implements callflow.PBX. There is no ESL API to delete
 // a file (only the shell of the FreeSWITCH host can), so the driver
 // deletes it itself, in RecordDir: vnumd must run on the FreeSWITCH host,
@@ -158,7 +163,7 @@ func (d *Driver) liveRooms(ctx context.Context, live *callflow.Live, legOf map[s
 // other directory, a path separator in the file name or ".." is refused
 // with ErrBadName. The file is removed through an os.Root on RecordDir,
 // so even a symbolic link cannot lead outside it. A file already gone is
-// not an error; a RecordDir vnumd cannot see is.
+// not an error; a RecordDir vnumd cannot see is ErrRecordDir.
 func (d *Driver) DeleteRecording(_ context.Context, name string) error {
 	file, err := d.recordingFile(name)
 	if err != nil {
@@ -166,8 +171,10 @@ func (d *Driver) DeleteRecording(_ context.Context, name string) error {
 	}
 	root, err := os.OpenRoot(d.o.RecordDir)
 	if err != nil {
-		return fmt.Errorf("esl: delete recording %s: the record directory is not on this host (vnumd must run on the FreeSWITCH host or share %s): %w",
-			file, d.o.RecordDir, err)
+		// Not %w: a missing directory must not read as a file already
+		// gone (fs.ErrNotExist), which would drop the deletion for good.
+		return fmt.Errorf("esl: delete recording %s: %w: vnumd must run on the FreeSWITCH host or share %s (%v)",
+			file, ErrRecordDir, d.o.RecordDir, err)
 	}
 	defer root.Close()
 	if err := root.Remove(file); err != nil && !errors.Is(err, fs.ErrNotExist) {
