@@ -703,6 +703,8 @@ func (s *Server) api(cmd, args string) string {
 		return s.show(args)
 	case "conference":
 		return s.conferenceAPI(args)
+	case "file_exists":
+		return strconv.FormatBool(s.fileExists(strings.TrimSpace(args)))
 	case "sched_del":
 		s.schedDel[strings.TrimSpace(args)]++
 		return "+OK Deleted: 1\n"

@@ -24,6 +24,17 @@ func (s *Server) storeRecording(path string) {
 	}
 }
 
+// fileExists answers `file_exists <path>` (mod_commands: "true" or
+// "false", fixture voicemail_record): only files in Options.RecordDir
+// exist on the emulated host. Caller holds s.mu.
+func (s *Server) fileExists(path string) bool {
+	if s.opts.RecordDir == "" || !filepath.IsAbs(path) || filepath.Dir(filepath.Clean(path)) != filepath.Clean(s.opts.RecordDir) {
+		return false
+	}
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
 // StoredRecordings lists the files in Options.RecordDir (full paths,
 // sorted): the recordings the emulated host holds now. Nil without a
 // RecordDir.

@@ -107,3 +107,38 @@ func TestFidelityDTMFAndPlaybackOnOriginatedLeg(t *testing.T) {
 		t.Error("DTMF on a channel that does not exist")
 	}
 }
+
+// TestRecordingFilesOnTheEmulatedHost: with a RecordDir, a recording
+// started into it is a file there (StoredRecordings, `file_exists` as
+// captured in voicemail_record: "true" / "false"); one elsewhere is not
+// written.
+func TestRecordingFilesOnTheEmulatedHost(t *testing.T) {
+	dir := t.TempDir()
+	s, err := esltest.New(esltest.Options{Password: labPassword, RecordDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	c, err := s.Inbound(esltest.InboundCall{DID: "15551230001", CallerNumber: "15550009999"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := rawDial(t, s)
+	rc.until(func(f *eslconn.Frame) bool { return f.ContentType() == eslconn.TypeAuthRequest })
+	in, out := dir+"/vm-"+c.UUID()+".wav", t.TempDir()+"/elsewhere.wav"
+	for _, cmd := range []string{"auth " + labPassword, "api uuid_record " + c.UUID() + " start " + in,
+		"api uuid_record " + c.UUID() + " start " + out, "api file_exists " + in, "api file_exists " + dir + "/no-such-file.wav"} {
+		rc.send(cmd + "\n\n")
+		rc.until(isReply)
+	}
+	last := rc.all[len(rc.all)-2:]
+	if string(last[0].Body) != "true" || string(last[1].Body) != "false" {
+		t.Fatalf("file_exists: %q, %q", last[0].Body, last[1].Body)
+	}
+	if got := s.StoredRecordings(); len(got) != 1 || got[0] != in {
+		t.Fatalf("stored %q", got)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("a recording outside RecordDir was written")
+	}
+}
