@@ -10,25 +10,25 @@ import (
 	"github.com/vnum/vnum/internal/redistest"
 )
 
-// The README's IVR example.
-const ivrExample = `start: main
+// The README's IVR example, as it is there.
+const ivrExample = `start: main                          # the menu calls start in
 menus:
   main:
-    prompt: sound:ivr-welcome        # "sound:NAME" (PBX sound) or "file:NAME" (uploaded); required
-    timeout: 5s                      # wait for the first digit
-    digit_timeout: 2s                # inter-digit
-    max_digits: 1
-    retries: 3
-    timeout_prompt: sound:ivr-no-input
-    invalid_prompt: sound:ivr-invalid
-    options:
-      "1": {forward: ["+33612345678"], strategy: simultaneous}
+    prompt: sound:ivr-welcome        # "sound:NAME" (a PBX sound) or "file:NAME" (uploaded); required
+    timeout: 5s                      # wait for the first digit (1s..60s, default 5s)
+    digit_timeout: 2s                # between digits (1s..60s, default 2s)
+    max_digits: 1                    # 1..20, default the longest option
+    retries: 3                       # 0..9, default 3: tries after the first one
+    timeout_prompt: sound:ivr-no-input   # optional, played when nothing is pressed
+    invalid_prompt: sound:ivr-invalid    # optional, played for digits that match no option
+    options:                         # quote the keys: 0-9, * and # (several digits allowed, up to max_digits)
+      "1": {forward: ["+33612345678"], strategy: simultaneous}   # E.164, national (--default-region) or sip:
       "2": {menu: sales}
       "3": {conference: room-42}
       "4": {voicemail: true}
       "9": {repeat: true}
       "0": {hangup: true}
-    default: {voicemail: true}       # after retries are exhausted
+    default: {voicemail: true}       # after the tries are used up (default: hang up)
   sales:
     prompt: file:acme/sales
     retries: 1

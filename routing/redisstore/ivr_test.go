@@ -5,7 +5,11 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vnum/vnum/internal/redistest"
 	"github.com/vnum/vnum/routing"
 	"github.com/vnum/vnum/routing/ivr"
 	"github.com/vnum/vnum/routing/redisstore"
@@ -171,5 +175,53 @@ func TestIVRCountriesAndRemoval(t *testing.T) {
 	}
 	if keys := srv.Client().Keys(ctx, "*").Val(); len(keys) != 0 {
 		t.Fatalf("left %v", keys)
+	}
+}
+
+// A caller over the velocity limit is refused the IVR as it would be a
+// forward.
+func TestIVRVelocity(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, redisstore.Options{Velocity: redisstore.Velocity{PerDID: 1, Window: time.Minute, Block: time.Hour}})
+	if err := s.AddNumber(ctx, number()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetIVR(ctx, did, parseIVR(t, ivrFile)); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.Decide(ctx, call("v1", caller)); err != nil || d.Action != routing.ActionIVR {
+		t.Fatalf("first call: %+v %v", d, err)
+	}
+	if d, err := s.Decide(ctx, call("v2", caller)); err != nil || d.Action != routing.ActionReject || d.Reason != routing.ReasonVelocity {
+		t.Fatalf("second call: %+v %v", d, err)
+	}
+}
+
+// On a real Redis Cluster the IVR and the number's spec change together
+// (one slot: the number's hash tag).
+func TestIVROnRedisCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), DialTimeout: time.Second})
+	t.Cleanup(func() { rdb.Close() })
+	s := redisstore.New(rdb, redisstore.Options{})
+	ctx := context.Background()
+	if err := s.AddNumber(ctx, number()); err != nil {
+		t.Fatal(err)
+	}
+	m := parseIVR(t, ivrFile)
+	if err := s.SetIVR(ctx, did, m); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetIVR(ctx, did); err != nil || !reflect.DeepEqual(got, m) {
+		t.Fatalf("get: %v", err)
+	}
+	if d, err := s.Decide(ctx, call("k1", caller)); err != nil || d.Action != routing.ActionIVR {
+		t.Fatalf("decide: %+v %v", d, err)
+	}
+	if err := s.RemoveIVR(ctx, did); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.Decide(ctx, call("k2", caller)); err != nil || d.Action != routing.ActionForward {
+		t.Fatalf("decide after remove: %+v %v", d, err)
 	}
 }
