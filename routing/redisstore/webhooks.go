@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -151,4 +152,27 @@ func (s *Store) WebhookStatus(ctx context.Context, id string) (webhook.Status, e
 	}
 	return webhook.Status{ID: id, Delivered: n("delivered"), Failed: n("failed"), Dropped: n("dropped"),
 		LastError: m["last_error"], LastErrorAt: t("last_error_ms"), LastSuccess: t("last_success_ms")}, nil
+}
+
+// RemoveWebhooksForDID deletes the endpoints bound to one number (and
+// their status), returning how many: a released number's events must not
+// reach its former owner once the number is reused.
+func (s *Store) RemoveWebhooksForDID(ctx context.Context, did string) (int, error) {
+	eps, err := s.Webhooks(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, ep := range eps {
+		if ep.DID != did {
+			continue
+		}
+		switch err := s.RemoveWebhook(ctx, ep.ID); {
+		case err == nil:
+			n++
+		case !errors.Is(err, ErrNotFound):
+			return n, err
+		}
+	}
+	return n, nil
 }

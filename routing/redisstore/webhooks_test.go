@@ -14,6 +14,9 @@ import (
 
 const hookSecret = "s3cr3t-for-webhooks-0123"
 
+// The dispatcher runs on the store as it is.
+var _ webhook.Store = (*redisstore.Store)(nil)
+
 func TestWebhookEndpoints(t *testing.T) {
 	s, srv := newStore(t, redisstore.Options{})
 	ctx := context.Background()
@@ -78,6 +81,18 @@ func TestWebhookEndpoints(t *testing.T) {
 	}
 	if eps, _ := s.Webhooks(ctx); len(eps) != 1 || eps[0].ID != g.ID {
 		t.Fatalf("after remove %+v", eps)
+	}
+	// Releasing a number drops its endpoints, not the global ones.
+	for range 2 {
+		if _, err := s.AddWebhook(ctx, webhook.Endpoint{URL: "https://x.example/", DID: "+33187650000", Secret: hookSecret}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.RemoveWebhooksForDID(ctx, "+33187650000"); n != 2 || err != nil {
+		t.Fatalf("RemoveWebhooksForDID: %d %v", n, err)
+	}
+	if eps, _ := s.Webhooks(ctx); len(eps) != 1 || eps[0].ID != g.ID {
+		t.Fatalf("after RemoveWebhooksForDID %+v", eps)
 	}
 }
 
