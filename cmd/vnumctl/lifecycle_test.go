@@ -173,7 +173,7 @@ func TestReleaseAndRotate(t *testing.T) {
 	if r.code != 0 {
 		t.Fatal(r)
 	}
-	for _, want := range []string{"released " + a + ": in quarantine in pool eu until", "1 blocklist entry", "1 CDR,", "1 recording/voicemail metadata record", "files on the PBX are not deleted"} {
+	for _, want := range []string{"released " + a + ": in quarantine in pool eu until", "1 blocklist entry", "1 CDR,", "1 recording/voicemail metadata record", "1 recording file queued for deletion from the PBX"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("release output lacks %q:\n%s", want, r.stdout)
 		}

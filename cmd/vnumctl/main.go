@@ -79,6 +79,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			{Name: "calls", Usage: "live calls", Subcommands: []*cli.Command{callsListCmd(e), callsHangupCmd(e)}},
 			{Name: "cdr", Usage: "call detail records", Subcommands: []*cli.Command{cdrListCmd(e)}},
 			{Name: "recordings", Usage: "call recordings and voicemail messages", Subcommands: []*cli.Command{recordingsListCmd(e)}},
+			purgeCmd(e),
+			auditCmd(e),
 			webhooksCmd(e),
 			voicemailCmd(e),
 		},

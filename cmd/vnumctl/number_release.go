@@ -42,8 +42,8 @@ func describeRelease(r redisstore.Released) string {
 		count(p.MinuteCounters, "daily minutes counter", "daily minutes counters"),
 		count(p.CDRs, "CDR", "CDRs"),
 		count(p.Recordings, "recording/voicemail metadata record", "recording/voicemail metadata records"))
-	if p.Recordings > 0 {
-		b.WriteString("note: recording files on the PBX are not deleted by vnumctl\n")
+	if p.FilesQueued > 0 {
+		fmt.Fprintf(&b, "%s queued for deletion from the PBX (vnumd's sweep deletes them)\n", count(p.FilesQueued, "recording file", "recording files"))
 	}
 	return b.String()
 }

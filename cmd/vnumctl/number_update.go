@@ -8,6 +8,7 @@ import (
 
 func numberUpdateCmd(e *env) *cli.Command {
 	flags := append(numberFlags(), &cli.StringFlag{Name: "state", Usage: "active or suspended"})
+	flags = append(flags, retentionFlags()...)
 	return &cli.Command{
 		Name:      "update",
 		Usage:     "change a number: only the flags given change",
@@ -27,6 +28,9 @@ func numberUpdateCmd(e *env) *cli.Command {
 				return err
 			}
 			if err := applyNumberFlags(c, &n, e.region, false); err != nil {
+				return err
+			}
+			if err := applyRetentionFlags(c, &n); err != nil {
 				return err
 			}
 			if c.IsSet("state") {

@@ -23,6 +23,7 @@ type simulation struct {
 	Strategy    string         `json:"strategy,omitempty"`
 	RingTimeout string         `json:"ring_timeout,omitempty"`
 	Record      bool           `json:"record"`
+	Consent     bool           `json:"consent,omitempty"` // the recording is announced to both parties first
 	Voicemail   bool           `json:"voicemail"`
 	Reject      string         `json:"reject,omitempty"`
 	Trace       []string       `json:"trace"`
@@ -46,7 +47,7 @@ func simulateCmd(e *env) *cli.Command {
 			}
 			did, caller, at := call.DID, call.Caller, call.At
 			out := simulation{Action: d.Action, Reason: d.Reason, Detail: d.Detail, Targets: []string{},
-				Record: d.Record, Voicemail: d.Voicemail, Reject: string(d.Reject), Trace: d.Trace, Strategy: string(d.Strategy)}
+				Record: d.Record, Consent: d.Consent, Voicemail: d.Voicemail, Reject: string(d.Reject), Trace: d.Trace, Strategy: string(d.Strategy)}
 			if d.Action == routing.ActionForward || d.Action == routing.ActionIVR {
 				out.CallerID = d.CallerID.Number
 				out.CallerName = d.CallerID.Name
@@ -77,7 +78,7 @@ func simulateCmd(e *env) *cli.Command {
 			case routing.ActionForward:
 				fmt.Fprintf(w, "targets   %s (%s, ring %s)\n", strings.Join(out.Targets, ", "), d.Strategy, d.RingTimeout)
 				fmt.Fprintf(w, "caller id %s\n", out.CallerID)
-				fmt.Fprintf(w, "record    %v, voicemail if unanswered %v\n", d.Record, d.Voicemail)
+				fmt.Fprintf(w, "record    %v (announced first: %v), voicemail if unanswered %v\n", d.Record, d.Consent, d.Voicemail)
 			case routing.ActionReject, routing.ActionUnknown:
 				fmt.Fprintf(w, "caller    hears %s\n", d.Reject)
 			case routing.ActionIVR:

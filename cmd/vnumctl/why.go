@@ -142,6 +142,9 @@ func forwarded(d routing.Decision, did string) string {
 	}
 	if d.Record {
 		b.WriteString(", recorded")
+		if d.Consent {
+			b.WriteString(" (announced to both parties first)")
+		}
 	}
 	if d.Voicemail {
 		b.WriteString(", voicemail if nobody answers")
