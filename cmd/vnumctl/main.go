@@ -69,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 				numberAddCmd(e), numberUpdateCmd(e), numberShowCmd(e), numberListCmd(e), numberRemoveCmd(e),
 				numberReleaseCmd(e), numberRotateCmd(e)}},
 			{Name: "pool", Usage: "manage number pools", Subcommands: []*cli.Command{poolAddCmd(e), poolListCmd(e), poolShowCmd(e)}},
+			{Name: "session", Usage: "masked sessions: participants reach each other through a pool's proxy number", Subcommands: []*cli.Command{
+				sessionCreateCmd(e), sessionCloseCmd(e), sessionListCmd(e), sessionShowCmd(e)}},
 			{Name: "block", Usage: "manage blocklists (per number or global)", Subcommands: []*cli.Command{
 				blockAddCmd(e), blockRemoveCmd(e), blockListCmd(e)}},
 			{Name: "allow", Usage: "manage a number's allowlist (for --allowlist-only numbers)", Subcommands: []*cli.Command{
