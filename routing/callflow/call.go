@@ -641,17 +641,23 @@ func (c *call) voicemail() error {
 	if err := c.play(PromptBeep); err != nil {
 		return err
 	}
+	max := c.e.o.MaxMessage
+	sctx, cancel := c.storeCtx()
+	if mb, err := c.e.o.Store.GetMailbox(sctx, c.normalDID()); err == nil && mb.MaxMessage > 0 {
+		max = mb.MaxMessage
+	}
+	cancel()
 	var name string
 	if err := c.pbx(func(ctx context.Context) error {
 		var err error
-		name, err = c.e.o.PBX.RecordMessage(ctx, c.id, c.in.Leg, c.e.o.MaxMessage)
+		name, err = c.e.o.PBX.RecordMessage(ctx, c.id, c.in.Leg, max)
 		return err
 	}); err != nil {
 		return c.hangupIn(CauseNormal)
 	}
 	started := time.Now()
 	c.outcome = "voicemail"
-	t := time.NewTimer(c.e.o.MaxMessage + 5*time.Second)
+	t := time.NewTimer(max + 5*time.Second)
 	defer t.Stop()
 	dur := time.Duration(0)
 	gone := false

@@ -25,6 +25,9 @@ type Store interface {
 	AddMinutes(ctx context.Context, did string, d time.Duration, at time.Time) error
 	ListNodeCalls(ctx context.Context, node string) ([]routing.LiveCall, error)
 	PutRecording(ctx context.Context, r routing.Recording) error
+	// GetMailbox returns a number's voicemail settings (defaults when
+	// unset).
+	GetMailbox(ctx context.Context, did string) (routing.Mailbox, error)
 }
 
 // Fallback is what new calls get while the store is unreachable.
