@@ -164,6 +164,9 @@ func (n *Node) validate(p string, m *Menu, region string) error {
 	if r := *n.Retries; r < 0 || r > MaxRetries {
 		return &PathError{Path: p + ".retries", Msg: fmt.Sprintf("%d: want 0 to %d", r, MaxRetries)}
 	}
+	if len(n.Options) == 0 {
+		n.Options = nil // "options: {}" is no options
+	}
 	if len(n.Options) > MaxOptions {
 		return &PathError{Path: p + ".options", Msg: fmt.Sprintf("%d options, at most %d", len(n.Options), MaxOptions)}
 	}
@@ -469,6 +472,8 @@ type locations struct {
 type loc struct {
 	path, key        string
 	keyLine, valLine int
+	valKind          yaml.Kind
+	value            string // a scalar value
 }
 
 func (l *locations) line(path string) int {
@@ -509,7 +514,7 @@ func locate(root *yaml.Node) *locations {
 				if _, ok := l.byPath[p]; !ok {
 					l.byPath[p] = k.Line
 				}
-				l.all = append(l.all, loc{path: p, key: k.Value, keyLine: k.Line, valLine: v.Line})
+				l.all = append(l.all, loc{path: p, key: k.Value, keyLine: k.Line, valLine: v.Line, valKind: v.Kind, value: v.Value})
 				walk(v, p, k.Value == "options" && strings.HasPrefix(path, "menus."))
 			}
 		case yaml.SequenceNode:
@@ -573,8 +578,21 @@ func decodeError(err error, locs *locations) error {
 			got += " " + v
 		}
 		msg = "got " + got + ", want " + want
+		// The key on that line whose value is the one refused (several
+		// keys share a line in a flow mapping).
+		val, kind := strings.Trim(strings.TrimSpace(c[2]), "`"), map[string]yaml.Kind{"seq": yaml.SequenceNode, "map": yaml.MappingNode}[c[1]]
+		for _, l := range locs.all {
+			if l.valLine != line {
+				continue
+			}
+			short, cut := strings.CutSuffix(val, "...") // yaml.v3 shortens long values
+			same := l.value == val || cut && strings.HasPrefix(l.value, short)
+			if kind != 0 && l.valKind == kind || kind == 0 && l.valKind == yaml.ScalarNode && same {
+				return &PathError{Path: l.path, Line: line, Msg: oneLine(msg)}
+			}
+		}
 	}
-	// The deepest key whose value starts on that line.
+	// Else the deepest key whose value starts on that line.
 	best := ""
 	for _, l := range locs.all {
 		if (l.valLine == line || l.keyLine == line) && len(l.path) > len(best) {
