@@ -157,7 +157,8 @@ func (s *Store) decide(ctx context.Context, c routing.Call, take bool) (routing.
 }
 
 func (s *Store) snapshot(ctx context.Context, c routing.Call, take bool) (routing.Snapshot, error) {
-	keys := []string{numKey(c.DID), blockKey(c.DID), allowKey(c.DID), slotsKey(c.DID), minutesKey(c.DID, c.At), sessKey(c.DID)}
+	// Room for the global list's key without a second allocation.
+	keys := append(make([]string, 0, 7), numKey(c.DID), blockKey(c.DID), allowKey(c.DID), slotsKey(c.DID), minutesKey(c.DID, c.At), sessKey(c.DID))
 	if !s.split {
 		keys = append(keys, globalBlockKey())
 	}
