@@ -407,6 +407,24 @@ func (d *Dispatcher) run(w *worker) {
 type attemptError struct {
 	msg   string
 	retry bool
+	after time.Duration // the receiver's Retry-After, if any
+}
+
+// hinted waits at least the receiver's Retry-After (capped by the
+// maximum backoff) before the next attempt.
+type hinted struct {
+	backoff.BackOff
+	after *time.Duration
+	max   time.Duration
+}
+
+func (h hinted) NextBackOff() time.Duration {
+	d := h.BackOff.NextBackOff()
+	if d != backoff.Stop && *h.after > d {
+		d = min(*h.after, h.max)
+	}
+	*h.after = 0
+	return d
 }
 
 func (e *attemptError) Error() string { return e.msg }
@@ -418,7 +436,8 @@ func (d *Dispatcher) deliver(w *worker, j *job) {
 	b.InitialInterval = d.o.InitialBackoff
 	b.MaxInterval = d.o.MaxBackoff
 	b.MaxElapsedTime = d.o.MaxElapsed
-	bo := backoff.WithContext(backoff.WithMaxRetries(b, uint64(d.o.MaxAttempts-1)), w.ctx)
+	var after time.Duration
+	bo := backoff.WithContext(hinted{backoff.WithMaxRetries(b, uint64(d.o.MaxAttempts-1)), &after, d.o.MaxBackoff}, w.ctx)
 	n := 0
 	var last error
 	ep := w.ep.Load()
@@ -427,8 +446,11 @@ func (d *Dispatcher) deliver(w *worker, j *job) {
 		ep = w.ep.Load()
 		last = d.attempt(ep, j, n)
 		var ae *attemptError
-		if last != nil && errors.As(last, &ae) && !ae.retry {
-			return backoff.Permanent(last)
+		if last != nil && errors.As(last, &ae) {
+			if !ae.retry {
+				return backoff.Permanent(last)
+			}
+			after = ae.after
 		}
 		if last != nil {
 			d.log.Debug("webhook attempt failed", "endpoint", ep.ID, "event_id", j.id, "attempt", n, "err", last)
@@ -478,7 +500,11 @@ func (d *Dispatcher) attempt(ep *Endpoint, j *job, n int) error {
 	case c >= 200 && c < 300:
 		return nil
 	case c >= 500 || c == http.StatusTooManyRequests:
-		return &attemptError{msg: "HTTP " + resp.Status, retry: true}
+		e := &attemptError{msg: "HTTP " + resp.Status, retry: true}
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+			e.after = time.Duration(min(secs, 3600)) * time.Second
+		}
+		return e
 	default:
 		return &attemptError{msg: "HTTP " + resp.Status + " (not retried)"}
 	}

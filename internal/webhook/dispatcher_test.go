@@ -3,10 +3,12 @@ package webhook_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +23,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeStore serves a fixed endpoint list and collects status writes.
 type fakeStore struct {
+	failStatus atomic.Bool   // RecordWebhookStatus fails
+	hang       chan struct{} // non-nil: Webhooks waits for it
+
 	mu      sync.Mutex
 	eps     []webhook.Endpoint
 	status  map[string]webhook.StatusDelta
@@ -31,7 +36,17 @@ func newFakeStore(eps ...webhook.Endpoint) *fakeStore {
 	return &fakeStore{eps: eps, status: map[string]webhook.StatusDelta{}, changed: make(chan struct{})}
 }
 
-func (s *fakeStore) Webhooks(context.Context) ([]webhook.Endpoint, error) {
+func (s *fakeStore) Webhooks(ctx context.Context) ([]webhook.Endpoint, error) {
+	s.mu.Lock()
+	hang := s.hang
+	s.mu.Unlock()
+	if hang != nil {
+		select {
+		case <-hang:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.eps), nil
@@ -44,6 +59,9 @@ func (s *fakeStore) set(eps ...webhook.Endpoint) {
 }
 
 func (s *fakeStore) RecordWebhookStatus(_ context.Context, id string, d webhook.StatusDelta) error {
+	if s.failStatus.Load() {
+		return errors.New("store down")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.status[id]
@@ -409,4 +427,66 @@ func BenchmarkPublishHungEndpoint(b *testing.B) {
 	for b.Loop() {
 		d.Publish(ev)
 	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	rcv := webhooktest.New(t, secret)
+	rcv.FailNext(1, http.StatusTooManyRequests)
+	rcv.FailHeader("Retry-After", "1")
+	st := newFakeStore(webhook.Endpoint{ID: "wh_1", URL: rcv.URL, Secret: secret})
+	o := fast(nil)
+	o.MaxBackoff = 300 * time.Millisecond // caps the receiver's 1 s
+	d := start(t, st, o)
+	d.Publish(webhook.Event{Type: webhook.CallStarted})
+	rcv.WaitDelivered(t, 1, 10*time.Second)
+	r := rcv.Requests()
+	if gap := r[1].Received.Sub(r[0].Received); len(r) != 2 || gap < 250*time.Millisecond {
+		t.Fatalf("%d requests, second %v after the first; want 2, at least ~300ms apart", len(r), gap)
+	}
+}
+
+func TestAttemptTimeout(t *testing.T) {
+	rcv := webhooktest.New(t, secret)
+	rcv.Hang()
+	st := newFakeStore(webhook.Endpoint{ID: "wh_1", URL: rcv.URL, Secret: secret})
+	o := fast(nil)
+	o.Timeout = 100 * time.Millisecond
+	o.MaxAttempts = 2
+	d := start(t, st, o)
+	d.Publish(webhook.Event{Type: webhook.CallStarted})
+	s := st.waitStatus(t, "wh_1", func(s webhook.StatusDelta) bool { return s.Failed == 1 })
+	if !strings.Contains(s.LastError, "attempt 2") || !(strings.Contains(strings.ToLower(s.LastError), "timeout") || strings.Contains(s.LastError, "deadline")) {
+		t.Fatalf("last error %q", s.LastError)
+	}
+	rcv.WaitRequests(t, 2, 10*time.Second) // both attempts reached it, both given up
+}
+
+// Counters are not lost while the store refuses status writes.
+func TestStatusKeptWhileStoreDown(t *testing.T) {
+	rcv := webhooktest.New(t, secret)
+	st := newFakeStore(webhook.Endpoint{ID: "wh_1", URL: rcv.URL, Secret: secret})
+	st.failStatus.Store(true)
+	d := start(t, st, fast(nil))
+	d.Publish(webhook.Event{Type: webhook.CallStarted})
+	d.Publish(webhook.Event{Type: webhook.CallEnded})
+	rcv.WaitDelivered(t, 2, 10*time.Second)
+	time.Sleep(50 * time.Millisecond) // a few failed status writes
+	st.failStatus.Store(false)
+	st.waitStatus(t, "wh_1", func(s webhook.StatusDelta) bool { return s.Delivered == 2 })
+}
+
+// A hanging store (reload stuck) does not hold up Publish or deliveries.
+func TestPublishWhileStoreHangs(t *testing.T) {
+	rcv := webhooktest.New(t, secret)
+	st := newFakeStore(webhook.Endpoint{ID: "wh_1", URL: rcv.URL, Secret: secret})
+	o := fast(nil)
+	o.Reload = 5 * time.Millisecond
+	d := start(t, st, o)
+	st.mu.Lock()
+	st.hang = make(chan struct{})
+	st.mu.Unlock()
+	time.Sleep(20 * time.Millisecond) // the periodic reload is now stuck in the store
+	d.Publish(webhook.Event{Type: webhook.CallStarted})
+	rcv.WaitDelivered(t, 1, 10*time.Second)
+	close(st.hang)
 }

@@ -23,7 +23,8 @@ type Delivery struct {
 	Body     []byte
 	Attempt  string // the Vnum-Attempt header
 	Verified error  // webhook.Verify's verdict (nil: valid signature)
-	Status   int    // what the receiver answered
+	Status   int    // what the receiver answered (0: the client gave up)
+	Received time.Time
 }
 
 // Receiver is an httptest server receiving webhook deliveries.
@@ -38,6 +39,7 @@ type Receiver struct {
 	got      []Delivery
 	failN    int
 	failCode int
+	failHdr  http.Header
 	hang     chan struct{} // non-nil: requests wait for it to close
 	changed  chan struct{} // closed and replaced on every request
 	arrived  chan struct{} // a request started (buffered, for Arrived)
@@ -67,6 +69,16 @@ func (r *Receiver) FailNext(n, code int) {
 	r.mu.Unlock()
 }
 
+// FailHeader adds a header to the error answers (e.g. Retry-After).
+func (r *Receiver) FailHeader(key, value string) {
+	r.mu.Lock()
+	if r.failHdr == nil {
+		r.failHdr = http.Header{}
+	}
+	r.failHdr.Set(key, value)
+	r.mu.Unlock()
+}
+
 // Hang makes requests wait, unanswered, until Release (or the client gives
 // up).
 func (r *Receiver) Hang() {
@@ -92,6 +104,7 @@ func (r *Receiver) Release() {
 func (r *Receiver) Arrived() <-chan struct{} { return r.arrived }
 
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
+	at := time.Now()
 	body, _ := io.ReadAll(io.LimitReader(req.Body, 1<<20))
 	select {
 	case r.arrived <- struct{}{}:
@@ -104,7 +117,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		select {
 		case <-hang:
 		case <-req.Context().Done():
-			r.record(req, body, 0)
+			r.record(req, body, 0, at)
 			return
 		}
 	}
@@ -113,14 +126,17 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	if r.failN > 0 {
 		r.failN--
 		code = r.failCode
+		for k, v := range r.failHdr {
+			w.Header()[k] = v
+		}
 	}
 	r.mu.Unlock()
-	r.record(req, body, code)
+	r.record(req, body, code, at)
 	w.WriteHeader(code)
 }
 
-func (r *Receiver) record(req *http.Request, body []byte, code int) {
-	d := Delivery{Header: req.Header.Clone(), Body: body, Attempt: req.Header.Get("Vnum-Attempt"), Status: code}
+func (r *Receiver) record(req *http.Request, body []byte, code int, at time.Time) {
+	d := Delivery{Header: req.Header.Clone(), Body: body, Attempt: req.Header.Get("Vnum-Attempt"), Status: code, Received: at}
 	d.Verified = webhook.Verify(r.secret, req.Header.Get(webhook.SignatureHeader), body, 5*time.Minute, time.Now())
 	_ = json.Unmarshal(body, &d.Event)
 	r.mu.Lock()
