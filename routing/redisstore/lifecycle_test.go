@@ -212,7 +212,7 @@ func TestReleasePurgesEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := redisstore.Purged{Number: true, BlockEntries: 2, AllowEntries: 1, Slots: 1, MinuteCounters: 2, CDRs: 2, Recordings: 2}
+	want := redisstore.Purged{Number: true, BlockEntries: 2, AllowEntries: 1, Slots: 1, MinuteCounters: 2, CDRs: 2, Recordings: 2, FilesQueued: 2}
 	if r.Purged != want || r.Pool != "eu" || !r.FreeAt.Equal(t0.Add(routing.DefaultCoolOff)) {
 		t.Fatalf("released %+v, want purged %+v", r, want)
 	}

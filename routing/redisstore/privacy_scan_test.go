@@ -129,9 +129,12 @@ func TestHMACStoresNoRawCaller(t *testing.T) {
 					}
 				}
 			}
-			// Two calls to did and one to other, then the velocity limit.
-			if want := "forward forward forward velocity-limit"; fmt.Sprint(reasons[:3]) != "[forward forward forward]" || reasons[3] != routing.ReasonVelocity {
-				t.Fatalf("reasons %v, want %s", reasons, want)
+			// Two calls to did and one to other, then the velocity limit
+			// (with the global list read in parallel, the block the limit
+			// just added may already be seen).
+			if fmt.Sprint(reasons[:3]) != "[forward forward forward]" ||
+				reasons[3] != routing.ReasonVelocity && reasons[3] != routing.ReasonBlockedGlobal {
+				t.Fatalf("reasons %v, want 3 forwards then the velocity limit", reasons)
 			}
 			if d, _ := s.Decide(ctx, call("call-blocked", caller)); d.Reason != routing.ReasonBlockedGlobal {
 				t.Fatalf("the blocked caller's next call: %+v", d)

@@ -412,13 +412,20 @@ func family(name, pattern string, class KeyClass, expiry, re string) KeyFamily {
 // KeyFamilies is every family of keys vnum writes in Redis, classified.
 // Not keys, so not here: the nodes' control channels (pub/sub
 // vnum:node:NAME:ctl) and the decoded-spec cache (in vnumd's memory).
-// Masked sessions' keys are to be added by the sessions work; until then
-// `vnumctl audit ttl` reports them as unclassified.
+// A key of a family missing here is reported by `vnumctl audit ttl` as
+// unclassified: add its family when adding a key.
 var KeyFamilies = []KeyFamily{
 	family("number", "vnum:{DID}:num", KeyConfig, "none: until removed or released", `^vnum:\{[^}]+\}:num$`),
 	family("blocklist", "vnum:{DID}:block, vnum:{global}:block", KeyConfig, "none (entries carry their own expiry)", `^vnum:\{[^}]+\}:block$`),
 	family("allowlist", "vnum:{DID}:allow", KeyConfig, "none (entries carry their own expiry)", `^vnum:\{[^}]+\}:allow$`),
 	family("mailbox", "vnum:{DID}:mailbox", KeyConfig, "none: until the number is removed", `^vnum:\{[^}]+\}:mailbox$`),
+	family("ivr menu", "vnum:{DID}:ivr", KeyConfig, "none: until the number is removed", `^vnum:\{[^}]+\}:ivr$`),
+	family("webhook endpoints", "vnum:{webhook}:endpoints", KeyConfig, "none: until removed", `^vnum:\{webhook\}:endpoints$`),
+	family("webhook status", "vnum:{webhook}:status:ID", KeyConfig, "none: deleted with its endpoint", `^vnum:\{webhook\}:status:.+$`),
+	family("session proxies", "vnum:pool:{NAME}:proxies", KeyConfig, "none: proxies are handed back by the sweep", `^vnum:pool:\{[^}]+\}:proxies$`),
+	family("pool sessions", "vnum:pool:{NAME}:sessions", KeyRecord, "due sessions ended by the sweep", `^vnum:pool:\{[^}]+\}:sessions$`),
+	family("session participants", "vnum:{PROXY}:sess", KeyLive, "the longest session's end + margin", `^vnum:\{[^}]+\}:sess$`),
+	family("session", "vnum:session:{ID}", KeyLive, "its end + margin", `^vnum:session:\{.+\}$`),
 	family("pool", "vnum:pool:{NAME}:meta|free|allocated|quarantine", KeyConfig, "none", `^vnum:pool:\{[^}]+\}:(meta|free|allocated|quarantine)$`),
 	family("cdr stream", "vnum:cdr", KeyRecord, "trimmed by count, or by age (--cdr-retention, numbers' shorter ones) in the sweep", `^vnum:cdr$`),
 	family("recording deletion queue", "vnum:recs:delete", KeyRecord, "drained by the sweep", `^vnum:recs:delete$`),
