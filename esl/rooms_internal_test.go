@@ -1,7 +1,9 @@
 package esl
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -62,4 +64,29 @@ func FuzzParseRooms(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkParseRooms: `conference xml_list` of 100 rooms of 3 members,
+// as Live reads it on every reconciliation.
+func BenchmarkParseRooms(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`<?xml version="1.0"?>` + "\n<conferences>\n")
+	for r := range 100 {
+		fmt.Fprintf(&sb, `<conference name="vnum-room-%d" member-count="3" rate="8000"><members>`, r)
+		for m := range 3 {
+			fmt.Fprintf(&sb, `<member type="caller"><id>%d</id><uuid>%08d-51c1-41e3-b8de-e1df6721dd52</uuid>`+
+				`<caller_id_name>Carrier%%20Caller</caller_id_name><caller_id_number>15550009999</caller_id_number>`+
+				`<flags><can_hear>true</can_hear><can_speak>true</can_speak></flags></member>`, m+1, r*3+m)
+		}
+		sb.WriteString("</members></conference>\n")
+	}
+	sb.WriteString("</conferences>\n")
+	body := sb.String()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		rooms, err := parseRooms(body)
+		if err != nil || len(rooms) != 100 {
+			b.Fatal(len(rooms), err)
+		}
+	}
 }
