@@ -186,7 +186,9 @@ func decideSession(c Call, n Number, leg *SessionLeg, note func(string, ...any))
 	targets := make([]Target, 0, len(leg.Participants)-1)
 	for _, p := range leg.Participants {
 		if p != c.Caller {
-			targets = append(targets, Target{E164: p, Country: CountryOf(p)})
+			// Country stays empty: no limit applies to a session's
+			// targets, and parsing numbers here would slow every call.
+			targets = append(targets, Target{E164: p})
 		}
 	}
 	if len(targets) == 0 {

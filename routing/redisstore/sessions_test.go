@@ -525,3 +525,68 @@ func keysOf(m map[string]string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// A session whose record vanished (its TTL ran out while no sweep ran)
+// still leaves nothing behind: the sweep drops its index entry and hands
+// its proxy number back once its entries have ended.
+func TestSweepAfterLostRecord(t *testing.T) {
+	ctx := context.Background()
+	s, srv, clk := sessionStore(t, "+33187651101")
+	sess := create(t, s, routing.SessionSpec{Participants: []string{sessA, sessB}, TTL: time.Minute})
+	srv.Client().Del(ctx, "vnum:session:{"+sess.ID+"}")
+	clk.add(2 * time.Minute)
+	sw, err := s.SweepSessions(ctx, clk.now())
+	if err != nil || len(sw.Closed) != 0 || !slices.Equal(sw.Returned, []string{sess.Proxy}) {
+		t.Fatalf("sweep: %+v, %v", sw, err)
+	}
+	if st := poolState(t, s, sess.Proxy); st != "free" {
+		t.Fatalf("proxy number %s", st)
+	}
+	if n := srv.Client().Exists(ctx, "vnum:pool:{px}:sessions", "vnum:pool:{px}:proxies", "vnum:{"+sess.Proxy+"}:sess").Val(); n != 0 {
+		t.Fatalf("%d session keys left", n)
+	}
+}
+
+// A proxy number whose number record is gone (removed by hand, or a
+// hand-back half done) is never given a session: a new one goes to
+// another number.
+func TestSessionSkipsUnprovisionedProxy(t *testing.T) {
+	ctx := context.Background()
+	s, srv, clk := sessionStore(t, "+33187651201", "+33187651202")
+	first := create(t, s, routing.SessionSpec{Participants: []string{sessA, sessB}})
+	srv.Client().Del(ctx, "vnum:{"+first.Proxy+"}:num")
+	next := create(t, s, routing.SessionSpec{Participants: []string{sessC, sessD}})
+	if next.Proxy == first.Proxy {
+		t.Fatalf("a session landed on %s, which is no longer provisioned", first.Proxy)
+	}
+	reaches(t, s, clk, next.Proxy, sessD, next.ID, sessC)
+}
+
+// BenchmarkDecideSession is one decision for a participant calling a
+// proxy number that serves 1,000 sessions.
+func BenchmarkDecideSession(b *testing.B) {
+	ctx := context.Background()
+	s, _ := newStore(b, redisstore.Options{})
+	if _, _, err := s.AddToPool(ctx, "px", []string{"+33187651301"}, time.Hour); err != nil {
+		b.Fatal(err)
+	}
+	var last routing.Session
+	for i := range 1000 {
+		var err error
+		last, err = s.CreateSession(ctx, routing.SessionSpec{Pool: "px", Participants: []string{fmt.Sprintf("+336123%05d", 2*i), fmt.Sprintf("+336123%05d", 2*i+1)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Preload(ctx); err != nil {
+		b.Fatal(err)
+	}
+	from := last.Participants[0]
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		d, err := s.Decide(ctx, routing.Call{ID: fmt.Sprint("b", i), DID: last.Proxy, Caller: from, At: time.Now()})
+		if err != nil || d.Action != routing.ActionForward || d.Session != last.ID {
+			b.Fatalf("decision %+v, %v", d, err)
+		}
+	}
+}
