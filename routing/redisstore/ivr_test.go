@@ -225,3 +225,32 @@ func TestIVROnRedisCluster(t *testing.T) {
 		t.Fatalf("decide after remove: %+v %v", d, err)
 	}
 }
+
+// A rotated number keeps its IVR; the released one leaves none behind.
+func TestIVRRotate(t *testing.T) {
+	ctx := context.Background()
+	s, srv := newStore(t, redisstore.Options{})
+	if _, _, err := s.AddToPool(ctx, "eu", paris[:2], 0); err != nil {
+		t.Fatal(err)
+	}
+	old := provision(t, s, "eu", "FR", "")
+	m := parseIVR(t, ivrFile)
+	if err := s.SetIVR(ctx, old.DID, m); err != nil {
+		t.Fatal(err)
+	}
+	rot, err := s.Rotate(ctx, old.DID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetIVR(ctx, rot.New)
+	if err != nil || !reflect.DeepEqual(got, m) {
+		t.Fatalf("rotated menu: %v", err)
+	}
+	d, err := s.Simulate(ctx, routing.Call{ID: "r1", DID: rot.New, Caller: caller, At: time.Now()})
+	if err != nil || d.Action != routing.ActionIVR {
+		t.Fatalf("rotated decision: %+v %v", d, err)
+	}
+	if srv.Client().Exists(ctx, "vnum:{"+old.DID+"}:ivr").Val() != 0 {
+		t.Fatal("released number's menu left")
+	}
+}

@@ -345,6 +345,7 @@ func (s *Store) Rotate(ctx context.Context, did string) (Rotation, error) {
 	n := old
 	n.DID = fresh
 	n.Created = time.Time{}
+	n.IVR = false // the menu follows once the lists are copied (SetIVR)
 	n.Labels = make(map[string]string, len(old.Labels))
 	for k, v := range old.Labels {
 		n.Labels[k] = v
@@ -365,6 +366,15 @@ func (s *Store) Rotate(ctx context.Context, did string) (Rotation, error) {
 			if err := s.AddEntry(ctx, l, fresh, e); err != nil {
 				return rot, fmt.Errorf("rotate %s: %w", did, err)
 			}
+		}
+	}
+	if old.IVR {
+		m, err := s.GetIVR(ctx, did)
+		if err == nil {
+			err = s.SetIVR(ctx, fresh, m)
+		}
+		if err != nil {
+			return rot, fmt.Errorf("rotate %s: IVR: %w", did, err)
 		}
 	}
 	rot.Released, err = s.release(ctx, old, s.now())
