@@ -11,6 +11,7 @@
 //	vnum:{DID}:allow          hash    pattern -> "<expires_ms>|<entry JSON>"
 //	vnum:{DID}:slots          zset    call id -> lease deadline (ms); key TTL = lease
 //	vnum:{DID}:min:YYYYMMDD   string  forwarded seconds that UTC day; TTL 48 h
+//	vnum:{DID}:ivr            string  the IVR menu (JSON), set with the spec's ivr flag (ivr.go)
 //	vnum:{DID}:sess           hash    proxy number's sessions: participant -> "<expires_ms>|<session id>|<confirm 1/0>|<participants, comma-separated>",
 //	                                  and "!closing" -> token while the number goes back to its pool; TTL = last session's end + 1 h
 //	vnum:{global}:block       hash    global blocklist, same encoding
