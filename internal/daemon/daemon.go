@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vnum/vnum/internal/webhook"
 	"github.com/vnum/vnum/routing"
 	"github.com/vnum/vnum/routing/callflow"
 	"github.com/vnum/vnum/routing/redisstore"
@@ -62,6 +64,9 @@ type Config struct {
 	// ConfirmTimeout is how long a party answering a call that needs
 	// confirmation (masked sessions with --confirm) has to press a key
 	// (default 10 s).
+	// WebhookReload is how often webhook endpoints are re-read from the
+	// store (default 10 s).
+	WebhookReload  time.Duration
 	ConfirmTimeout time.Duration
 	// Registry for metrics (nil: a new one).
 	Registry *prometheus.Registry
@@ -75,6 +80,8 @@ type Daemon struct {
 	engine *callflow.Engine
 	reg    *prometheus.Registry
 	ret    retentionMetrics
+	// hooks delivers webhooks while Run runs.
+	hooks atomic.Pointer[webhook.Dispatcher]
 
 	ready chan struct{}
 	mu    sync.Mutex
@@ -106,13 +113,21 @@ func New(cfg Config) (*Daemon, error) {
 	store := redisstore.New(cfg.Redis, redisstore.Options{Logger: cfg.Logger, Lease: lease, CDRRetention: cfg.CDRRetention, Velocity: cfg.Velocity,
 		Retention: cfg.RecordingRetention, VoicemailRetention: cfg.VoicemailRetention, SMSRetention: cfg.SMSRetention,
 		Privacy: cfg.Privacy, ConsentCountries: cfg.ConsentCountries})
-	eng := callflow.New(callflow.Options{
+	d := &Daemon{cfg: cfg, log: cfg.Logger.With("node", cfg.Node, "pbx", cfg.Driver.Name()), store: store,
+		reg: cfg.Registry, ret: newRetentionMetrics(cfg.Registry), ready: make(chan struct{})}
+	d.engine = callflow.New(callflow.Options{
 		PBX: cfg.Driver, Store: store, Node: cfg.Node, Region: cfg.Region, Privacy: cfg.Privacy,
 		Fallback: cfg.Fallback, Logger: cfg.Logger, Metrics: callflow.NewMetrics(cfg.Registry),
-		Refresh: lease / 4, ConfirmTimeout: cfg.ConfirmTimeout,
+		Refresh: lease / 4, ConfirmTimeout: cfg.ConfirmTimeout, Notify: d.notify,
 	})
-	return &Daemon{cfg: cfg, log: cfg.Logger.With("node", cfg.Node, "pbx", cfg.Driver.Name()), store: store,
-		engine: eng, reg: cfg.Registry, ret: newRetentionMetrics(cfg.Registry), ready: make(chan struct{})}, nil
+	return d, nil
+}
+
+// notify hands a call's notice to the webhook dispatcher (while it runs).
+func (d *Daemon) notify(n callflow.Notice) {
+	if h := d.hooks.Load(); h != nil {
+		h.Publish(webhook.Event{Type: n.Type, DID: n.DID, CallID: n.CallID, Created: n.At, Data: n.Data})
+	}
 }
 
 // Engine is the call flow engine (tests).
@@ -166,6 +181,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}()
 	}
 
+	hooks, err := webhook.New(d.store, webhook.Options{Logger: d.cfg.Logger, Registry: d.reg, Reload: d.cfg.WebhookReload})
+	if err != nil {
+		if srv != nil {
+			_ = srv.Close()
+		}
+		return fmt.Errorf("vnumd: webhooks: %w", err)
+	}
+	d.hooks.Store(hooks)
+
 	rctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	run := func(name string, f func(context.Context) error) {
@@ -188,6 +212,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	stop()
 	wg.Wait()
 	d.engine.Detach()
+	d.hooks.Store(nil)
+	_ = hooks.Close() // in-flight deliveries get a short grace
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = srv.Shutdown(sctx)

@@ -152,6 +152,9 @@ func roomOf(callID string) string { return "vnum-room-" + callID }
 // An adopted call (after a restart) passes the parties still in its room
 // as members: nobody is rung again, the room just goes on.
 func (c *call) conference(d routing.Decision, members map[LegID]bool) error {
+	if members == nil {
+		members = map[LegID]bool{}
+	}
 	ringing := map[LegID]routing.Target{} // ringing, or answered and confirming
 	if len(members) == 0 {
 		if c.gone() {

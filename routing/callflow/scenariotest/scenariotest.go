@@ -111,6 +111,12 @@ func Run(t *testing.T, newEnv func(t *testing.T) *Env) {
 		{"LinkDroppedAndRestored", linkDropped},
 		{"RestartAdoptsBridgedCall", restartAdopts},
 		{"DrainRefusesNewCalls", drain},
+		{"SessionTwoPartiesBothWays", sessionTwoParties},
+		{"SessionNonParticipantAndClosed", sessionNonParticipant},
+		{"SessionThreePartiesInOneRoom", sessionThreeParties},
+		{"SessionConfirmBeforeConnecting", sessionConfirm},
+		{"RecordingConsentAnnounced", recordingConsent},
+		{"WebhooksSignedRetriedDeadEndpointHarmless", webhooks},
 	} {
 		t.Run(s.name, func(t *testing.T) { s.f(t, newEnv(t)) })
 	}
