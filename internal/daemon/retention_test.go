@@ -200,6 +200,7 @@ func rawCaller(t *testing.T, rdb *redis.Client, forms ...string) []string {
 // block). At no point does Redis hold the caller's number in any form;
 // afterwards every live-state key has a TTL.
 func TestHMACCallsStoreNoRawCaller(t *testing.T) {
+	t.Parallel()
 	const (
 		did    = "+33187654321"
 		mobile = "+33612345678"
@@ -274,10 +275,13 @@ func TestHMACCallsStoreNoRawCaller(t *testing.T) {
 
 	// 2: nobody answers: voicemail.
 	srv.SetDestination(endpoint, aritest.Behavior{NoAnswer: true})
-	c2, err := srv.Inbound(aritest.InboundCall{DID: did, CallerNumber: caller, HangupAfter: 2500 * time.Millisecond})
+	c2, err := srv.Inbound(aritest.InboundCall{DID: did, CallerNumber: caller})
 	if err != nil {
 		t.Fatal(err)
 	}
+	eventually("the voicemail beep", func() bool { return slices.Contains(c2.Played(), "sound:beep") })
+	time.Sleep(300 * time.Millisecond) // a short message
+	c2.Hangup()
 	<-c2.Done()
 	eventually("the voicemail's CDR", ended(2))
 	eventually("the recording and the voicemail stored", func() bool {
@@ -307,5 +311,84 @@ func TestHMACCallsStoreNoRawCaller(t *testing.T) {
 	found, _, err := store.AuditTTL(ctx)
 	if err != nil || len(found) != 0 {
 		t.Fatalf("live-state keys without a TTL after real calls: %+v, %v", found, err)
+	}
+}
+
+// A number with --consent by-country records a call between a British
+// caller and a French target only after both heard the announcement; a
+// call between two US numbers on the same number is recorded without it.
+func TestConsentByCountryEndToEnd(t *testing.T) {
+	t.Parallel()
+	const did = "+33187654321"
+	r := redistest.Start(t)
+	srv, err := aritest.New(aritest.Options{User: "vnum", Password: "pw-for-tests", App: "vnum"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	store := redisstore.New(r.Client(), redisstore.Options{})
+	drv, err := ari.New(ari.Options{URL: srv.URL(), User: "vnum", Password: "pw-for-tests", Trunk: "PJSIP/{e164}@carrier"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.New(daemon.Config{Node: "n1", Redis: r.Client(), Driver: drv, ConsentCountries: []string{"FR", "GB"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = d.Run(rctx) }()
+	defer func() { cancel(); <-done }()
+	<-d.Ready()
+	for !drv.Connected() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	const consent = "sound:conf-now-recording"
+	for _, c := range []struct {
+		caller, target string
+		want           bool
+	}{
+		{"+447700900123", "+33612345678", true},
+		{"+14155550100", "+14155550199", false},
+	} {
+		n := routing.Number{DID: did, Consent: routing.ConsentByCountry,
+			Route: routing.Route{Targets: []routing.Target{{E164: c.target}}, Record: true}}
+		_ = store.RemoveNumber(ctx, did)
+		if err := store.AddNumber(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		srv.SetDestination("PJSIP/"+c.target+"@carrier", aritest.Behavior{HangupAfter: 1500 * time.Millisecond})
+		in, err := srv.Inbound(aritest.InboundCall{DID: did, CallerNumber: c.caller})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-in.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s → %s: the call did not end", c.caller, c.target)
+		}
+		callees := srv.CallsTo("PJSIP/" + c.target + "@carrier")
+		if len(callees) != 1 {
+			t.Fatalf("%s → %s: %d calls to the target", c.caller, c.target, len(callees))
+		}
+		heard := slices.Contains(in.Played(), consent) && slices.Contains(callees[0].Played(), consent)
+		heardAny := slices.Contains(in.Played(), consent) || slices.Contains(callees[0].Played(), consent)
+		if c.want && !heard || !c.want && heardAny {
+			t.Fatalf("%s → %s: caller heard %v, target heard %v; want the announcement to both: %v",
+				c.caller, c.target, in.Played(), callees[0].Played(), c.want)
+		}
+	}
+	// Both calls were recorded.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		recs, _ := store.ListRecordings(ctx, did)
+		if len(recs) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recordings: %+v", recs)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
