@@ -198,3 +198,35 @@ func TestAuditTTLCommand(t *testing.T) {
 }
 
 func redisZ(member string) redis.Z { return redis.Z{Score: 1, Member: member} }
+
+// parseRetention and parseBefore read flag values: never a panic, and
+// what they accept is sane.
+func FuzzParseRetention(f *testing.F) {
+	for _, s := range []string{"720h", "30d", "0", "-1h", "d", "1.5d", "9999999999d", "1h30m", "", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseRetention(s)
+		if err == nil && (d < 0 || d == 0 && s != "0") {
+			t.Fatalf("%q: %s", s, d)
+		}
+	})
+}
+
+func FuzzParseBefore(f *testing.F) {
+	for _, s := range []string{"2026-01-31", "2026-01-31T10:00:00+01:00", "2026-13-01", "yesterday", "", "2026-02-30"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tm, err := parseBefore(s)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "--before") {
+				t.Fatalf("%q: error %q does not name the flag", s, err)
+			}
+			return
+		}
+		if tm.Location() != time.UTC {
+			t.Fatalf("%q: not UTC: %v", s, tm)
+		}
+	})
+}
