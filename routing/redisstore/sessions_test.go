@@ -399,17 +399,23 @@ func TestSessionCloseRacesCreate(t *testing.T) {
 			fresh routing.Session
 			cerr  error
 		)
+		start := make(chan struct{})
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
+			<-start
+			// Vary which side goes first from round to round.
+			time.Sleep(time.Duration(i%4) * 50 * time.Microsecond)
 			if err := a.CloseSession(ctx, old.ID); err != nil {
 				t.Error(err)
 			}
 		}()
 		go func() {
 			defer wg.Done()
+			<-start
 			fresh, cerr = b.CreateSession(ctx, routing.SessionSpec{Pool: "px", Participants: []string{sessC, sessD}})
 		}()
+		close(start)
 		wg.Wait()
 		if cerr != nil {
 			t.Fatalf("round %d: create: %v", i, cerr)
