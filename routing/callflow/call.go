@@ -60,6 +60,8 @@ type call struct {
 	ended     time.Time
 	adopted   bool
 	legSeq    int
+	inUp      bool // the caller's leg is answered
+	plays     int  // prompts played to the caller whose end is not reported yet
 }
 
 func newCall(e *Engine, id string, in Inbound) *call {
@@ -259,6 +261,8 @@ func (c *call) run() {
 		} else {
 			err = c.forward(d)
 		}
+	case routing.ActionIVR:
+		err = c.runIVR(d)
 	case routing.ActionVoicemail:
 		err = c.voicemail()
 	case routing.ActionReject, routing.ActionUnknown:
@@ -334,7 +338,7 @@ func (c *call) forward(d routing.Decision) error {
 	if c.gone() {
 		return errCallerGone
 	}
-	if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Ring(ctx, c.in.Leg) }); err != nil {
+	if err := c.ringIn(); err != nil {
 		return err
 	}
 	c.updateLive(func(l *routing.LiveCall) { l.State = stateRinging }) // written with the first legs
@@ -461,7 +465,7 @@ func (c *call) dial(targets []routing.Target, d routing.Decision) (LegID, routin
 // bridged answers the caller, bridges the answered target, records when
 // asked, and waits for either side to hang up.
 func (c *call) bridged(d routing.Decision, callee LegID, t routing.Target) error {
-	if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Answer(ctx, c.in.Leg) }); err != nil {
+	if err := c.answerIn(); err != nil {
 		_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Hangup(ctx, callee, CauseNormal) })
 		if c.callerGone() {
 			// The caller hung up just as the target answered.
@@ -588,7 +592,7 @@ func (c *call) reject(mode routing.RejectMode) error {
 
 // announce answers, plays a prompt and hangs up.
 func (c *call) announce(p Prompt) error {
-	if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Answer(ctx, c.in.Leg) }); err != nil {
+	if err := c.answerIn(); err != nil {
 		return err
 	}
 	c.setLive(func(l *routing.LiveCall) { l.State = stateAnnounce })
@@ -598,22 +602,37 @@ func (c *call) announce(p Prompt) error {
 	return c.hangupIn(CauseUnallocated)
 }
 
-// play plays a prompt and waits for its end (or the caller's).
-func (c *call) play(p Prompt) error {
+// play plays a prompt to the caller and waits for its end (or the
+// caller's).
+func (c *call) play(p Prompt) error { return c.playIn(p, nil) }
+
+// playIn plays a prompt to the caller and waits for its end. With dig set,
+// a key the caller presses meanwhile is appended to it and ends the wait
+// (barge-in); the prompt's end is still counted when it comes, so that it
+// is never taken for the end of a later prompt.
+func (c *call) playIn(p Prompt, dig *string) error {
 	if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Play(ctx, c.in.Leg, p) }); err != nil {
 		return err
 	}
-	t := time.NewTimer(30 * time.Second)
+	c.plays++
+	t := time.NewTimer(60 * time.Second)
 	defer t.Stop()
 	for {
 		ev, ok := c.waitEvent(t.C)
 		if !ok {
+			c.plays = 0 // the PBX never said: forget them
 			return nil
 		}
 		switch {
 		case ev.Kind == evDetach:
 			return errDetached
 		case ev.Kind == EvPlaybackDone && ev.Leg == c.in.Leg:
+			if c.plays--; c.plays <= 0 {
+				c.plays = 0
+				return nil
+			}
+		case ev.Kind == EvDTMF && ev.Leg == c.in.Leg && dig != nil:
+			*dig += ev.Digit
 			return nil
 		case ev.Kind == EvHangup && ev.Leg == c.in.Leg:
 			c.hangupBy = "caller"
@@ -628,7 +647,7 @@ func (c *call) play(p Prompt) error {
 
 // voicemail answers, plays the greeting and a beep, and records a message.
 func (c *call) voicemail() error {
-	if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Answer(ctx, c.in.Leg) }); err != nil {
+	if err := c.answerIn(); err != nil {
 		return err
 	}
 	c.setLive(func(l *routing.LiveCall) { l.State = stateVoicemail })
@@ -697,6 +716,25 @@ loop:
 		return errCallerGone
 	}
 	return c.hangupIn(CauseNormal)
+}
+
+// ringIn sends ringing to the caller, unless the line is answered
+// already (an IVR that forwards): a 180 after the 200 means nothing.
+func (c *call) ringIn() error {
+	if c.inUp {
+		return nil
+	}
+	return c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Ring(ctx, c.in.Leg) })
+}
+
+// answerIn answers the caller's leg once.
+func (c *call) answerIn() error {
+	if c.inUp {
+		return nil
+	}
+	err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Answer(ctx, c.in.Leg) })
+	c.inUp = err == nil
+	return err
 }
 
 // hangupIn ends the caller's leg.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vnum/vnum/routing"
+	"github.com/vnum/vnum/routing/ivr"
 )
 
 // Store is what the call flow needs of the routing store
@@ -28,6 +29,8 @@ type Store interface {
 	// GetMailbox returns a number's voicemail settings (defaults when
 	// unset).
 	GetMailbox(ctx context.Context, did string) (routing.Mailbox, error)
+	// GetIVR returns a number's menu (after an ActionIVR decision).
+	GetIVR(ctx context.Context, did string) (*ivr.Menu, error)
 }
 
 // Fallback is what new calls get while the store is unreachable.

@@ -160,7 +160,7 @@ func (c *call) conference(d routing.Decision, members map[LegID]bool) error {
 		if c.gone() {
 			return errCallerGone
 		}
-		if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Ring(ctx, c.in.Leg) }); err != nil {
+		if err := c.ringIn(); err != nil {
 			return err
 		}
 		c.updateLive(func(l *routing.LiveCall) { l.State = stateRinging })
@@ -202,7 +202,7 @@ func (c *call) conference(d routing.Decision, members map[LegID]bool) error {
 	}
 	join := func(leg LegID, t routing.Target) error {
 		if c.answered.IsZero() {
-			if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Answer(ctx, c.in.Leg) }); err != nil {
+			if err := c.answerIn(); err != nil {
 				hangup(leg)
 				return err
 			}

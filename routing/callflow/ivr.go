@@ -1,0 +1,146 @@
+package callflow
+
+import (
+	"context"
+	"time"
+
+	"github.com/vnum/vnum/routing"
+	"github.com/vnum/vnum/routing/ivr"
+)
+
+// stateIVR: the caller is in a number's menu.
+const stateIVR = "ivr"
+
+// runIVR answers the caller and walks the number's menu with what the
+// caller presses, then carries out the action the menu ends in.
+func (c *call) runIVR(d routing.Decision) error {
+	ctx, cancel := c.storeCtx()
+	menu, err := c.e.o.Store.GetIVR(ctx, c.normalDID())
+	cancel()
+	if err != nil {
+		c.log.Warn("IVR menu unreadable: the caller gets busy", "err", err)
+		c.outcome, c.hangupBy = "failed", "system"
+		return c.hangupIn(CauseBusy)
+	}
+	if err := c.answerIn(); err != nil {
+		return err
+	}
+	c.setLive(func(l *routing.LiveCall) { l.State = stateIVR })
+	r := ivr.NewRun(menu)
+	st := r.Start()
+	for !st.Done() {
+		digits, err := c.gather(st.Play, st.Collect)
+		if err != nil {
+			return c.leftIVR(err)
+		}
+		if digits == "" {
+			st = r.Timeout()
+		} else {
+			st = r.Digits(digits)
+		}
+		c.log.Debug("IVR step", "menu", st.Menu, "why", st.Why)
+	}
+	if _, err := c.gather(st.Play, nil); err != nil { // e.g. the invalid prompt before the default
+		return c.leftIVR(err)
+	}
+	c.log.Info("IVR done", "menu", st.Menu, "why", st.Why, "action", string(st.Action.Kind()))
+	switch st.Action.Kind() {
+	case ivr.KindForward:
+		fd := st.Action.Forwarding(d)
+		c.mu.Lock()
+		c.decision.Targets, c.decision.Strategy = fd.Targets, fd.Strategy
+		c.mu.Unlock()
+		return c.forward(fd)
+	case ivr.KindConference:
+		return c.room("vnum-conf-" + st.Action.Conference)
+	case ivr.KindVoicemail:
+		return c.voicemail()
+	default:
+		c.outcome, c.hangupBy = "ivr", "system"
+		return c.hangupIn(CauseNormal)
+	}
+}
+
+// leftIVR records a caller who hung up in the menu.
+func (c *call) leftIVR(err error) error {
+	if c.outcome == "" {
+		c.outcome = "ivr"
+	}
+	return err
+}
+
+// gather plays prompts (a key pressed skips the rest) and then, when col
+// is set, collects up to col.MaxDigits keys: the first within col.Timeout
+// of the prompts' end, each next within col.DigitTimeout. "" means
+// nothing was pressed.
+func (c *call) gather(prompts []ivr.Prompt, col *ivr.Collect) (string, error) {
+	digits := ""
+	for _, p := range prompts {
+		if digits != "" {
+			break
+		}
+		if err := c.playIn(Prompt(p), &digits); err != nil {
+			return "", err
+		}
+	}
+	if col == nil {
+		return digits, nil
+	}
+	if len(digits) >= col.MaxDigits {
+		return digits[:col.MaxDigits], nil
+	}
+	wait := col.Timeout
+	if digits != "" {
+		wait = col.DigitTimeout
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		ev, ok := c.waitEvent(t.C)
+		if !ok {
+			return digits, nil
+		}
+		switch {
+		case ev.Kind == evDetach:
+			return "", errDetached
+		case ev.Kind == EvDTMF && ev.Leg == c.in.Leg:
+			digits += ev.Digit
+			if len(digits) >= col.MaxDigits {
+				return digits, nil
+			}
+			t.Reset(col.DigitTimeout)
+		case ev.Kind == EvPlaybackDone && ev.Leg == c.in.Leg && c.plays > 0:
+			c.plays-- // a prompt cut short by a key
+		case ev.Kind == EvHangup && ev.Leg == c.in.Leg:
+			c.hangupBy = "caller"
+			return "", errCallerGone
+		case ev.Kind == EvHangup && ev.Leg == "":
+			c.hangupBy = "operator"
+			_ = c.hangupIn(CauseNormal)
+			return "", errCallerGone
+		}
+	}
+}
+
+// room puts the answered caller in a named room until they hang up.
+func (c *call) room(name string) error {
+	if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Join(ctx, name, c.in.Leg) }); err != nil {
+		c.outcome, c.hangupBy = "failed", "system"
+		return c.hangupIn(CauseCongestion)
+	}
+	c.answered, c.outcome, c.target = time.Now(), "answered", "room "+name
+	c.setLive(func(l *routing.LiveCall) { l.State, l.Target, l.Answered = stateBridged, c.target, c.answered.UTC() })
+	for {
+		ev, _ := c.waitEvent(nil)
+		switch {
+		case ev.Kind == evDetach:
+			return errDetached
+		case ev.Kind == EvHangup && ev.Leg == c.in.Leg:
+			c.hangupBy, c.ended = "caller", time.Now()
+			return nil
+		case ev.Kind == EvHangup && ev.Leg == "":
+			c.hangupBy, c.ended = "operator", time.Now()
+			return c.hangupIn(CauseNormal)
+		}
+	}
+}
