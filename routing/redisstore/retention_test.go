@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vnum/vnum/internal/redistest"
 	"github.com/vnum/vnum/routing"
 	"github.com/vnum/vnum/routing/redisstore"
 )
@@ -433,5 +436,59 @@ func TestKeyFamiliesAreDistinct(t *testing.T) {
 		if f.Name != c.family || ok != (c.family != "") {
 			t.Errorf("%s: family %q (%v), want %q", c.key, f.Name, ok, c.family)
 		}
+	}
+}
+
+// On a real 3-master Cluster: the retention pass finds every number's
+// recordings (index keys on every master), the audit scans every master,
+// and an HMAC'd caller's velocity block (global list, its own slot) blocks.
+func TestRetentionOnRedisCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), DialTimeout: time.Second})
+	t.Cleanup(func() { rdb.Close() })
+	priv := routing.Privacy{Caller: routing.StoreHMAC, Key: []byte("0123456789abcdef-test")}
+	s := redisstore.New(rdb, redisstore.Options{Retention: day, Privacy: priv,
+		Velocity: redisstore.Velocity{PerDID: 1, Window: time.Minute, Block: time.Hour}})
+	ctx := context.Background()
+	now := time.Now()
+	for i := range 12 {
+		d := fmt.Sprintf("+331876543%02d", i)
+		if err := s.AddNumber(ctx, routing.Number{DID: d, Route: routing.Route{Targets: []routing.Target{{E164: mobile}}}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutRecording(ctx, rec(fmt.Sprint("old-", i), d, "call", now.Add(-2*day))); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutRecording(ctx, rec(fmt.Sprint("new-", i), d, "call", now)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ex, err := s.EnforceRetention(ctx, now)
+	if err != nil || ex.Recordings != 12 || ex.FilesQueued != 12 {
+		t.Fatalf("retention over the cluster: %+v, %v", ex, err)
+	}
+	del := &fakeDeleter{}
+	if dr, err := s.DrainDeletions(ctx, del, 0); err != nil || dr.Deleted != 12 || dr.Left != 0 {
+		t.Fatalf("drain: %+v, %v", dr, err)
+	}
+	d := "+33187654307"
+	var reasons []routing.Reason
+	for i := range 3 {
+		dec, err := s.Decide(ctx, routing.Call{ID: fmt.Sprint("v", i), DID: d, Caller: caller, At: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reasons = append(reasons, dec.Reason)
+	}
+	if reasons[0] != routing.ReasonForward || reasons[2] != routing.ReasonBlockedGlobal {
+		t.Fatalf("hmac velocity on the cluster: %v", reasons)
+	}
+	if found, scanned, err := s.AuditTTL(ctx); err != nil || len(found) != 0 || scanned < 12*3 {
+		t.Fatalf("audit over the cluster: %+v (%d scanned), %v", found, scanned, err)
+	}
+	// A live key without a TTL on whichever master holds it is found.
+	rdb.Set(ctx, "vnum:cdrdone:{lost}", "1", 0)
+	if found, _, err := s.AuditTTL(ctx); err != nil || len(found) != 1 || found[0].Key != "vnum:cdrdone:{lost}" {
+		t.Fatalf("planted key over the cluster: %+v, %v", found, err)
 	}
 }
