@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -66,9 +67,10 @@ func (e *Expired) add(o Expired) {
 // period has ended: CDRs (the deployment's CDR retention, or a number's
 // shorter one), and recordings and voicemail messages (their metadata
 // here, their files queued for DrainDeletions). vnumd runs it in its
-// once-a-minute sweep. With numbers that set a CDR retention shorter than
-// the deployment's, the stream is read up to that number's cutoff: the
-// cost grows with the stream.
+// once-a-minute sweep. For numbers with a CDR retention shorter than the
+// deployment's, each pass reads only the stretch of the stream that aged
+// past their period since the previous pass (cdrMarksKey); a number new
+// to it, or whose period changed, is read from the start once.
 func (s *Store) EnforceRetention(ctx context.Context, now time.Time) (Expired, error) {
 	var out Expired
 	nums, err := s.ListNumbers(ctx)
@@ -77,12 +79,12 @@ func (s *Store) EnforceRetention(ctx context.Context, now time.Time) (Expired, e
 	}
 	deploy := s.Retention()
 	per := make(map[string]routing.Retention, len(nums))
-	short := map[string]int64{}
+	short := map[string]time.Duration{}
 	for _, n := range nums {
 		r := deploy.Apply(n.Retention)
 		per[n.DID] = r
 		if r.CDR > 0 && (deploy.CDR == 0 || r.CDR < deploy.CDR) {
-			short[n.DID] = now.Add(-r.CDR).UnixMilli()
+			short[n.DID] = r.CDR
 		}
 	}
 	var errs []error
@@ -93,12 +95,12 @@ func (s *Store) EnforceRetention(ctx context.Context, now time.Time) (Expired, e
 			errs = append(errs, err)
 		}
 	}
-	if len(short) > 0 {
-		n, err := s.deleteCDRs(ctx, short)
-		out.CDRs += n
-		if err != nil {
-			errs = append(errs, err)
-		}
+	// Numbers with a shorter CDR retention (run even with none, to drop
+	// the marks of numbers that no longer have one).
+	n, err := s.expireShortCDRs(ctx, now, short)
+	out.CDRs += n
+	if err != nil {
+		errs = append(errs, err)
 	}
 	idx, err := s.scan(ctx, "vnum:{*}:recs")
 	if err != nil {
@@ -128,7 +130,7 @@ func (s *Store) PurgeBefore(ctx context.Context, t time.Time, did string) (Expir
 	if did == "" {
 		out.CDRs, err = s.trimCDRs(ctx, t)
 	} else {
-		out.CDRs, err = s.deleteCDRs(ctx, map[string]int64{did: t.UnixMilli()})
+		out.CDRs, err = s.deleteCDRs(ctx, "-", map[string]int64{did: t.UnixMilli()})
 	}
 	if err != nil {
 		return out, err
@@ -188,9 +190,77 @@ if #res > 0 then last = res[#res][1] end
 return {#res, #del, last}
 `)
 
+// cdrMarksKey remembers, per number with a CDR retention shorter than the
+// deployment's, "<retention ms>|<last pass ms>": the CDRs before last pass
+// minus retention are already gone, so the next pass starts there. It
+// lives an hour past the last pass; without it a pass reads from the start.
+const cdrMarksKey = "vnum:retention:cdr"
+
+// expireShortCDRs deletes the CDRs of numbers past their own (shorter)
+// retention, short: DID -> retention. Numbers sharing a retention and a
+// previous pass are done in one walk over the stretch that aged since.
+func (s *Store) expireShortCDRs(ctx context.Context, now time.Time, short map[string]time.Duration) (int, error) {
+	marks, err := s.rdb.HGetAll(ctx, cdrMarksKey).Result()
+	if err != nil {
+		return 0, fmt.Errorf("cdr retention: %w: %w", ErrUnavailable, err)
+	}
+	type group struct {
+		r     time.Duration
+		start int64 // ms; -1 for the stream's start
+	}
+	groups := map[group][]string{}
+	for did, r := range short {
+		g := group{r: r, start: -1}
+		if rs, last, ok := strings.Cut(marks[did], "|"); ok && rs == strconv.FormatInt(r.Milliseconds(), 10) {
+			if l, err := strconv.ParseInt(last, 10, 64); err == nil {
+				g.start = l - r.Milliseconds()
+			}
+		}
+		groups[g] = append(groups[g], did)
+	}
+	total := 0
+	done := make([]any, 0, 2*len(short))
+	var errs []error
+	for g, dids := range groups {
+		cut := now.Add(-g.r).UnixMilli()
+		start := "-"
+		if g.start >= 0 {
+			start = strconv.FormatInt(min(g.start, cut), 10)
+		}
+		table := make(map[string]int64, len(dids))
+		for _, d := range dids {
+			table[d] = cut
+		}
+		n, err := s.deleteCDRs(ctx, start, table)
+		total += n
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, d := range dids {
+			done = append(done, d, strconv.FormatInt(g.r.Milliseconds(), 10)+"|"+strconv.FormatInt(now.UnixMilli(), 10))
+		}
+	}
+	// The marks of this pass replace the previous ones (a number no longer
+	// short, or whose walk failed, has none: read from the start next time).
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, cdrMarksKey)
+		if len(done) > 0 {
+			p.HSet(ctx, cdrMarksKey, done...)
+			p.PExpire(ctx, cdrMarksKey, time.Hour)
+		}
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("cdr retention marks: %w: %w", ErrUnavailable, err))
+	}
+	return total, errors.Join(errs...)
+}
+
 // deleteCDRs deletes the CDRs of each DID written before its cutoff (ms),
-// walking the stream server side one chunk per call.
-func (s *Store) deleteCDRs(ctx context.Context, cutoff map[string]int64) (int, error) {
+// walking the stream from start (an id, or "-") server side, one chunk per
+// call.
+func (s *Store) deleteCDRs(ctx context.Context, start string, cutoff map[string]int64) (int, error) {
 	var latest int64
 	args := []any{"", cdrPurgeChunk, ""}
 	for did, c := range cutoff {
@@ -203,7 +273,7 @@ func (s *Store) deleteCDRs(ctx context.Context, cutoff map[string]int64) (int, e
 	// Ids of entries before the latest cutoff are below "<latest>-0".
 	args[2] = "(" + strconv.FormatInt(latest, 10) + "-0"
 	total := 0
-	for start := "-"; ; {
+	for {
 		args[0] = start
 		res, err := cdrCutoffScript.Run(ctx, s.rdb, []string{cdrKey}, args...).Slice()
 		if err != nil || len(res) != 3 {
@@ -437,6 +507,7 @@ var KeyFamilies = []KeyFamily{
 	family("recording index", "vnum:{DID}:recs", KeyLive, "retention + grace", `^vnum:\{[^}]+\}:recs$`),
 	family("velocity", "vnum:vel:{CALLER}", KeyLive, "the velocity window", `^vnum:vel:\{.+\}$`),
 	family("sms thread", "vnum:{DID}:sms:THREAD", KeyLive, "SMS retention, refreshed per message", `^vnum:\{[^}]+\}:sms:.+$`),
+	family("cdr retention marks", "vnum:retention:cdr", KeyLive, "1 h, refreshed by every sweep", `^vnum:retention:cdr$`),
 	family("sweep lock", "vnum:sweep:lock", KeyLive, "0.9 × the sweep interval", `^vnum:sweep:lock$`),
 }
 

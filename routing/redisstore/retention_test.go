@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -490,5 +491,68 @@ func TestRetentionOnRedisCluster(t *testing.T) {
 	rdb.Set(ctx, "vnum:cdrdone:{lost}", "1", 0)
 	if found, _, err := s.AuditTTL(ctx); err != nil || len(found) != 1 || found[0].Key != "vnum:cdrdone:{lost}" {
 		t.Fatalf("planted key over the cluster: %+v, %v", found, err)
+	}
+}
+
+// A number's shorter CDR retention in real time, pass after pass: each
+// pass reads only what aged since the previous one, and a period changed
+// in between is applied to the older records too.
+func TestShortCDRRetentionPassAfterPass(t *testing.T) {
+	ctx := context.Background()
+	s, srv := newStore(t, redisstore.Options{CDRRetention: time.Hour})
+	const r = 300 * time.Millisecond
+	for _, n := range []routing.Number{number(), number(func(n *routing.Number) { n.DID = other; n.Retention.CDR = r })} {
+		if err := s.AddNumber(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pass := func(want int) {
+		t.Helper()
+		ex, err := s.EnforceRetention(ctx, time.Now())
+		if err != nil || ex.CDRs != want {
+			t.Fatalf("pass: %+v, %v; want %d CDRs deleted", ex, err, want)
+		}
+	}
+	writeCDR(t, s, "a1", did)
+	writeCDR(t, s, "b1", other)
+	pass(0)
+	if m := srv.Client().HGet(ctx, "vnum:retention:cdr", other).Val(); !strings.HasPrefix(m, "300|") {
+		t.Fatalf("mark %q", m)
+	}
+	time.Sleep(r + 50*time.Millisecond)
+	writeCDR(t, s, "b2", other)
+	pass(1) // b1, read from the previous pass's cutoff
+	if got := cdrCalls(t, s, ""); !slices.Equal(got, []string{"a1", "b2"}) {
+		t.Fatalf("after the second pass: %v", got)
+	}
+	time.Sleep(r + 50*time.Millisecond)
+	pass(1) // b2
+	// The number keeps CDRs longer now (still shorter than the deployment's)
+	// and then shorter again: the change is read from the start.
+	n, _ := s.GetNumber(ctx, other)
+	n.Retention.CDR = 10 * time.Minute
+	if err := s.UpdateNumber(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	writeCDR(t, s, "b3", other)
+	pass(0)
+	time.Sleep(r + 50*time.Millisecond)
+	pass(0) // b3 is kept 10 minutes now
+	n.Retention.CDR = r
+	if err := s.UpdateNumber(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	pass(1) // b3, older than the new period, found by a walk from the start
+	if got := cdrCalls(t, s, ""); !slices.Equal(got, []string{"a1"}) {
+		t.Fatalf("at the end: %v", got)
+	}
+	// A number no longer short loses its mark.
+	n.Retention.CDR = 0
+	if err := s.UpdateNumber(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	pass(0)
+	if srv.Client().Exists(ctx, "vnum:retention:cdr").Val() != 0 {
+		t.Fatal("marks left with no short retention")
 	}
 }
