@@ -21,9 +21,11 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/CyCoreSystems/ari/v6"
@@ -70,9 +72,12 @@ type Driver struct {
 
 	sounds map[callflow.Prompt]string
 
-	mu       sync.Mutex
-	outbound map[string]bool // originated legs we have not seen end
-	sem      chan struct{}
+	pbSeq atomic.Int64
+
+	mu        sync.Mutex
+	outbound  map[string]bool     // originated legs we have not seen end
+	skippable map[string][]string // leg -> its playing prompts a key stops
+	sem       chan struct{}
 
 	counters
 }
@@ -163,7 +168,7 @@ func New(o Options) (*Driver, error) {
 	origin := *u
 	origin.Path = "/"
 	d := &Driver{o: o, log: o.Logger.With("pbx", "asterisk"), wsURL: ws.String(), origin: origin.String(),
-		sounds: sounds, outbound: map[string]bool{}, sem: make(chan struct{}, maxInFlight)}
+		sounds: sounds, outbound: map[string]bool{}, skippable: map[string][]string{}, sem: make(chan struct{}, maxInFlight)}
 	// The library only logs from its own WebSocket loop, which vnum does
 	// not use; it gets a silent logger of its own slog flavour.
 	d.client = native.New(&native.Options{
@@ -409,17 +414,99 @@ func DefaultSounds() map[callflow.Prompt]string {
 	}
 }
 
-// Play implements callflow.PBX.
-func (d *Driver) Play(ctx context.Context, leg callflow.LegID, p callflow.Prompt) error {
-	media, ok := d.sounds[p]
-	if !ok {
-		return fmt.Errorf("ari: no sound for prompt %q", p)
+// media resolves a prompt: a logical one (callflow.PromptBeep...) through
+// the sound table; a menu's "sound:NAME" (one of Asterisk's sounds) as it
+// is; a menu's "file:NAME" (a recording uploaded to the PBX's storage) as
+// the stored recording "recording:NAME". NAME is checked again here, since
+// it reaches Asterisk: 1 to 128 of [A-Za-z0-9/_.-], relative, no "." or
+// ".." or empty segment.
+func (d *Driver) media(p callflow.Prompt) (string, error) {
+	if m, ok := d.sounds[p]; ok {
+		return m, nil
 	}
-	id := "vnum-pb-" + string(leg) + "-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
-	return d.bounded(ctx, "play", func() error {
+	scheme, name, _ := strings.Cut(string(p), ":")
+	switch scheme {
+	case "sound":
+	case "file":
+		scheme = "recording"
+	default:
+		return "", fmt.Errorf("ari: no sound for prompt %q", p)
+	}
+	if len(name) == 0 || len(name) > 128 {
+		return "", fmt.Errorf("ari: prompt %q: %w", p, ErrBadName)
+	}
+	for _, seg := range strings.Split(name, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", fmt.Errorf("ari: prompt %q: %w", p, ErrBadName)
+		}
+		if err := checkName(seg); err != nil {
+			return "", fmt.Errorf("ari: prompt %q: %w", p, err)
+		}
+	}
+	return scheme + ":" + name, nil
+}
+
+// bargeIn says whether a key the party presses stops the prompt: a menu's
+// prompts and the confirm prompt yes (on Asterisk a key never stops a
+// playback by itself: the driver deletes it); the recording consent and
+// the others play to the end.
+func bargeIn(p callflow.Prompt) bool {
+	switch p {
+	case callflow.PromptConfirm:
+		return true
+	case callflow.PromptNotInService, callflow.PromptVoicemail, callflow.PromptBeep, callflow.PromptConsent:
+		return false
+	}
+	return strings.HasPrefix(string(p), "sound:") || strings.HasPrefix(string(p), "file:")
+}
+
+// Play implements callflow.PBX. A prompt the party may skip (bargeIn) is
+// remembered until it ends, so that the party's next key stops it.
+func (d *Driver) Play(ctx context.Context, leg callflow.LegID, p callflow.Prompt) error {
+	media, err := d.media(p)
+	if err != nil {
+		return err
+	}
+	id := "vnum-pb-" + strconv.FormatInt(d.pbSeq.Add(1), 36) + "-" + string(leg)
+	skip := bargeIn(p)
+	if skip {
+		d.mu.Lock()
+		d.skippable[string(leg)] = append(d.skippable[string(leg)], id)
+		d.mu.Unlock()
+	}
+	err = d.bounded(ctx, "play", func() error {
 		_, err := d.client.Channel().Play(chKey(string(leg)), id, media)
 		return err
 	})
+	if err != nil && skip {
+		d.mu.Lock()
+		d.dropSkippableLocked(string(leg), id)
+		d.mu.Unlock()
+	}
+	return err
+}
+
+// dropSkippableLocked forgets a playback that ended.
+func (d *Driver) dropSkippableLocked(leg, id string) {
+	l := slices.DeleteFunc(d.skippable[leg], func(x string) bool { return x == id })
+	if len(l) == 0 {
+		delete(d.skippable, leg)
+	} else {
+		d.skippable[leg] = l
+	}
+}
+
+// stopPlaybacks deletes playbacks a key press skipped; one already over
+// (404) is fine.
+func (d *Driver) stopPlaybacks(ctx context.Context, ids []string) {
+	for _, id := range ids {
+		err := d.bounded(ctx, "stop playback "+id, func() error {
+			return d.client.Playback().Stop(ari.NewKey(ari.PlaybackKey, id))
+		})
+		if err != nil && !notFound(err) {
+			d.log.Warn("stopping a skipped prompt", "playback", id, "err", err)
+		}
+	}
 }
 
 var reasons = map[callflow.Cause]string{

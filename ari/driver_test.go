@@ -53,6 +53,11 @@ func newWorld(t *testing.T, o ari.Options) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newWorldOn(t, srv, o)
+}
+
+func newWorldOn(t *testing.T, srv *aritest.Server, o ari.Options) *world {
+	t.Helper()
 	t.Cleanup(func() { srv.Close() })
 	o.URL, o.User, o.Password, o.App, o.Trunk = srv.URL(), "vnum", "s3cret-ari", "vnum", trunk
 	drv, err := ari.New(o)
@@ -336,5 +341,65 @@ func TestSoundsOptionValidated(t *testing.T) {
 		if !errors.Is(err, ari.ErrConfig) {
 			t.Errorf("sound %q: %v, want ErrConfig", uri, err)
 		}
+	}
+}
+
+// A menu's prompts reach Asterisk as its sounds ("sound:NAME") or as
+// uploaded recordings ("file:NAME" is "recording:NAME"); a name that could
+// change the request's meaning never does.
+func TestMenuPrompts(t *testing.T) {
+	w := newWorld(t, ari.Options{})
+	a, aLeg := w.caller("+33187654321")
+	for _, p := range []callflow.Prompt{"sound:vnum-welcome", "file:alice/greeting.v2"} {
+		if err := w.drv.Play(w.ctx, aLeg, p); err != nil {
+			t.Fatalf("play %q: %v", p, err)
+		}
+	}
+	w.eventually("both prompts played", func() bool { return len(a.Played()) == 2 })
+	if got, want := a.Played(), []string{"sound:vnum-welcome", "recording:alice/greeting.v2"}; !slices.Equal(got, want) {
+		t.Fatalf("the caller heard %v, want %v", got, want)
+	}
+	before := len(w.srv.Requests())
+	for _, p := range []callflow.Prompt{"sound:../etc/passwd", "sound:a,b", "file:/abs", "file:a//b", "sound:", "http://x/y.wav",
+		"sound:a b", "file:" + callflow.Prompt(strings.Repeat("x", 129)), "unknown-prompt"} {
+		if err := w.drv.Play(w.ctx, aLeg, p); err == nil {
+			t.Errorf("Play(%q) was accepted", p)
+		}
+	}
+	if n := len(w.srv.Requests()) - before; n != 0 {
+		t.Fatalf("%d requests reached Asterisk for refused prompts", n)
+	}
+}
+
+// A key pressed during a menu prompt (or the confirm prompt) stops it at
+// once, as a caller expects: Asterisk itself lets a playback run on
+// through digits. The recording consent is never cut short.
+func TestKeyStopsMenuPrompt(t *testing.T) {
+	srv, err := aritest.New(aritest.Options{User: "vnum", Password: "s3cret-ari", App: "vnum",
+		PlaybackDuration: func(string) time.Duration { return time.Minute }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorldOn(t, srv, ari.Options{})
+	a, aLeg := w.caller("+33187654321")
+	if err := w.drv.Play(w.ctx, aLeg, "sound:vnum-welcome"); err != nil {
+		t.Fatal(err)
+	}
+	a.SendDTMF("2")
+	w.eventually("the key reached the engine", func() bool { return w.ev.has(callflow.EvDTMF, aLeg, "2") })
+	w.eventually("the menu prompt stopped by the key", func() bool { return w.ev.has(callflow.EvPlaybackDone, aLeg, "") })
+
+	b, bLeg := w.callee(aLeg, "+33612345678", "leg-b")
+	if err := w.drv.Play(w.ctx, bLeg, callflow.PromptConsent); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.drv.Play(w.ctx, bLeg, callflow.PromptConfirm); err != nil {
+		t.Fatal(err)
+	}
+	b.SendDTMF("1")
+	w.eventually("the key reached the engine", func() bool { return w.ev.has(callflow.EvDTMF, bLeg, "1") })
+	time.Sleep(100 * time.Millisecond)
+	if w.ev.has(callflow.EvPlaybackDone, bLeg, "") {
+		t.Fatal("a key stopped the recording consent")
 	}
 }

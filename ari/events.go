@@ -28,6 +28,7 @@ type wireEvent struct {
 	Cause   *int         `json:"cause"`
 	Digit   string       `json:"digit"`
 	Play    *struct {
+		ID        string `json:"id"`
 		TargetURI string `json:"target_uri"`
 	} `json:"playback"`
 	Rec *struct {
@@ -138,6 +139,7 @@ func (d *Driver) translate(ev wireEvent) (callflow.Event, bool) {
 			return callflow.Event{}, false
 		}
 		delete(d.outbound, ch)
+		delete(d.skippable, ch)
 		return callflow.Event{Kind: callflow.EvHangup, Leg: callflow.LegID(ch), Cause: causeOf(ev.Cause)}, true
 	case "ChannelDtmfReceived":
 		if ch != "" && ev.Digit != "" {
@@ -146,6 +148,7 @@ func (d *Driver) translate(ev wireEvent) (callflow.Event, bool) {
 	case "PlaybackFinished":
 		if ev.Play != nil {
 			if id, ok := targetLeg(ev.Play.TargetURI); ok {
+				d.dropSkippableLocked(id, ev.Play.ID)
 				return callflow.Event{Kind: callflow.EvPlaybackDone, Leg: callflow.LegID(id)}, true
 			}
 		}
@@ -247,9 +250,13 @@ func (d *Driver) read(ctx context.Context, conn *websocket.Conn, sink callflow.S
 		}
 		conn.Close()
 	}()
+	// Prompts skipped by a key are stopped off the read loop, which never
+	// waits for Asterisk.
+	var stops sync.WaitGroup
 	defer func() {
 		close(stop)
 		wg.Wait()
+		stops.Wait()
 	}()
 	for {
 		var data []byte
@@ -272,8 +279,29 @@ func (d *Driver) read(ctx context.Context, conn *websocket.Conn, sink callflow.S
 		}
 		if out, ok := d.translate(ev); ok {
 			sink.Dispatch(out)
+			if out.Kind == callflow.EvDTMF {
+				if ids := d.takeSkippable(string(out.Leg)); len(ids) > 0 {
+					stops.Add(1)
+					go func() {
+						defer stops.Done()
+						sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+						defer cancel()
+						d.stopPlaybacks(sctx, ids)
+					}()
+				}
+			}
 		}
 	}
+}
+
+// takeSkippable returns (and forgets) the prompts playing to a leg that a
+// key stops.
+func (d *Driver) takeSkippable(leg string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ids := d.skippable[leg]
+	delete(d.skippable, leg)
+	return ids
 }
 
 // counters kept outside the mutex.
