@@ -556,3 +556,55 @@ func TestShortCDRRetentionPassAfterPass(t *testing.T) {
 		t.Fatal("marks left with no short retention")
 	}
 }
+
+// BenchmarkEnforceRetention: one sweep pass over a 100,000-entry CDR stream
+// with 200 numbers, 20 of them keeping CDRs 1 hour (the deployment: 90
+// days), in the steady state (marks from the previous pass) and cold (no
+// marks: every short number's records read from the stream's start).
+func BenchmarkEnforceRetention(b *testing.B) {
+	ctx := context.Background()
+	s, srv := newStore(b, redisstore.Options{CDRRetention: 90 * day})
+	rdb := srv.Client()
+	for i := range 200 {
+		n := routing.Number{DID: fmt.Sprintf("+3318765%04d", i), Route: routing.Route{Targets: []routing.Target{{E164: mobile}}}}
+		if i < 20 {
+			n.Retention.CDR = time.Hour
+		}
+		if err := s.AddNumber(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// A month of records, written a month ago.
+	base := time.Now().Add(-30 * day).UnixMilli()
+	for c := range 100 {
+		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i := range 1000 {
+				id := fmt.Sprintf("%d-0", base+int64(c*1000+i)*25_000)
+				p.XAdd(ctx, &redis.XAddArgs{Stream: "vnum:cdr", ID: id, Values: map[string]any{
+					"call_id": fmt.Sprint(c, "-", i), "did": fmt.Sprintf("+3318765%04d", i%200), "caller": "…0123"}})
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, cold := range []bool{false, true} {
+		b.Run(fmt.Sprint("cold=", cold), func(b *testing.B) {
+			if _, err := s.EnforceRetention(ctx, time.Now()); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if cold {
+					b.StopTimer()
+					rdb.Del(ctx, "vnum:retention:cdr")
+					b.StartTimer()
+				}
+				if _, err := s.EnforceRetention(ctx, time.Now()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
