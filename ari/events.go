@@ -189,6 +189,11 @@ func (d *Driver) Run(ctx context.Context, sink callflow.Sink) error {
 			}
 		}
 		b.Reset()
+		// Prompts' ends may have been lost with the old stream: forget
+		// which ones a key would stop rather than keep them forever.
+		d.mu.Lock()
+		clear(d.skippable)
+		d.mu.Unlock()
 		d.connected.Store(true)
 		d.reconnects.Add(1)
 		d.log.Info("ARI event stream connected", "app", d.o.App)
