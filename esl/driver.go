@@ -117,6 +117,7 @@ type Driver struct {
 	out        map[callflow.LegID]*outLeg // originated legs not seen ending
 	byUUID     map[string]callflow.LegID  // FreeSWITCH UUID -> engine leg id, for those
 	inbound    map[string]*inLeg          // inbound UUIDs taken as calls, until COMPLETE
+	barge      map[string]bool            // UUIDs playing a prompt a key stops
 	originates int                        // counts Originate calls, for sweep
 	wg         sync.WaitGroup             // background jobs and take-overs
 
@@ -212,7 +213,8 @@ func New(o Options) (*Driver, error) {
 		o.CommandTimeout = 5 * time.Second
 	}
 	d := &Driver{o: o, log: o.Logger.With("pbx", "freeswitch"),
-		out: map[callflow.LegID]*outLeg{}, byUUID: map[string]callflow.LegID{}, inbound: map[string]*inLeg{}}
+		out: map[callflow.LegID]*outLeg{}, byUUID: map[string]callflow.LegID{}, inbound: map[string]*inLeg{},
+		barge: map[string]bool{}}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		d.log.Warn("the ESL address is not on loopback: the event socket controls every call, keep it behind a firewall", "addr", o.Addr)
 	}
@@ -636,15 +638,22 @@ func (d *Driver) RecordMessage(ctx context.Context, callID string, leg callflow.
 }
 
 // Play implements callflow.PBX with uuid_broadcast (PLAYBACK_STOP reports
-// the end).
+// the end). A logical prompt plays its file of Options.Sounds; a menu's
+// "sound:NAME" and "file:NAME" are resolved by media. A key pressed
+// during a menu or confirm prompt stops it (see bargeIn).
 func (d *Driver) Play(ctx context.Context, leg callflow.LegID, p callflow.Prompt) error {
-	file, ok := d.o.Sounds[p]
-	if !ok {
-		return fmt.Errorf("esl: no sound for prompt %q", p)
+	file, err := d.media(p)
+	if err != nil {
+		return err
 	}
 	uuid, err := d.uuidOf(leg)
 	if err != nil {
 		return err
+	}
+	if bargeIn(p) {
+		d.mu.Lock()
+		d.barge[uuid] = true
+		d.mu.Unlock()
 	}
 	if _, err := d.bgapi(ctx, "uuid_broadcast", uuid, file, "aleg"); err != nil {
 		return fmt.Errorf("esl: play %s: %w", p, err)

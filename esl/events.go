@@ -133,6 +133,7 @@ func (d *Driver) translate(ev eslconn.Event) (callflow.Event, bool) {
 		d.mu.Lock()
 		in := d.inbound[uuid]
 		delete(d.inbound, uuid)
+		delete(d.barge, uuid)
 		d.mu.Unlock()
 		if in != nil && in.hungup {
 			return callflow.Event{}, false
@@ -140,9 +141,13 @@ func (d *Driver) translate(ev eslconn.Event) (callflow.Event, bool) {
 		return d.legEnded(leg, uuid, hangupCause(ev), true, false)
 	case "DTMF":
 		if digit := ev.Get("DTMF-Digit"); digit != "" {
+			d.keyPressed(uuid)
 			return callflow.Event{Kind: callflow.EvDTMF, Leg: d.legOf(ev), Digit: digit}, true
 		}
 	case "PLAYBACK_STOP":
+		d.mu.Lock()
+		delete(d.barge, uuid)
+		d.mu.Unlock()
 		return callflow.Event{Kind: callflow.EvPlaybackDone, Leg: d.legOf(ev)}, true
 	case "RECORD_STOP":
 		var dur time.Duration

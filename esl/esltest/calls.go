@@ -163,7 +163,9 @@ type channel struct {
 	hangupAfter                           time.Duration
 	dtmf                                  string
 	dtmfInterval                          time.Duration
-	conf                                  *conference // the room it is in now
+	conf                                  *conference    // the room it is in now
+	plays                                 map[int]string // playbacks running now, by id
+	playSeq                               int
 }
 
 func (ch *channel) getVar(name string) (string, bool) {
@@ -838,6 +840,9 @@ func (s *Server) api(cmd, args string) string {
 		}
 		s.play(ch, argv[1], "", "")
 		return "+OK Message sent\n"
+	case "uuid_break":
+		s.breakPlayback(ch)
+		return "+OK\n"
 	}
 	return "-ERR " + cmd + " Command not found!\n"
 }
@@ -860,15 +865,38 @@ func (s *Server) play(ch *channel, file, appUUID, app string) {
 		s.legs[ch.legIdx].Played = append(s.legs[ch.legIdx].Played, file)
 	}
 	s.emit(s.chanEvent("PLAYBACK_START", ch, hdr{"Playback-File-Path", file}))
+	if ch.plays == nil {
+		ch.plays = map[int]string{}
+	}
+	ch.playSeq++
+	id := ch.playSeq
+	ch.plays[id] = file
 	s.after(s.opts.PlaybackDuration, func() {
-		if ch.hungup {
-			return
+		if _, running := ch.plays[id]; ch.hungup || !running {
+			return // hung up, or stopped by uuid_break
 		}
+		delete(ch.plays, id)
 		s.emit(s.chanEvent("PLAYBACK_STOP", ch, hdr{"Playback-File-Path", file}, hdr{"Playback-Status", "done"}))
 		if app != "" {
 			s.executeComplete(ch, app, file, appUUID, "FILE PLAYED")
 		}
 	})
+}
+
+// breakPlayback stops what plays on ch now (uuid_break): PLAYBACK_STOP
+// with Playback-Status "break", as a key that stops play_and_get_digits
+// gives (fixture ivr_play_and_get_digits).
+func (s *Server) breakPlayback(ch *channel) {
+	ids := make([]int, 0, len(ch.plays))
+	for id := range ch.plays {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	for _, id := range ids {
+		file := ch.plays[id]
+		delete(ch.plays, id)
+		s.emit(s.chanEvent("PLAYBACK_STOP", ch, hdr{"Playback-File-Path", file}, hdr{"Playback-Status", "break"}))
+	}
 }
 
 func (s *Server) sortedChannels() []*channel {
