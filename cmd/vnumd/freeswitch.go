@@ -12,6 +12,8 @@ func freeswitchCmd() *cli.Command {
 	flags := append(commonFlags(),
 		&cli.StringFlag{Name: "esl-addr", Value: "127.0.0.1:8021", EnvVars: []string{"VNUM_ESL_ADDR"}, Usage: "FreeSWITCH event socket address"},
 		&cli.StringFlag{Name: "esl-password-file", EnvVars: []string{"VNUM_ESL_PASSWORD_FILE"}, Usage: "file holding the ESL password (or env VNUM_ESL_PASSWORD)"},
+		&cli.StringFlag{Name: "record-dir", Value: esl.DefaultRecordDir, EnvVars: []string{"VNUM_RECORD_DIR"}, Usage: "where FreeSWITCH writes recordings; vnumd deletes expired ones there, so it must see this directory (run it on the FreeSWITCH host)"},
+		&cli.StringFlag{Name: "conference-profile", Value: "default", EnvVars: []string{"VNUM_CONFERENCE_PROFILE"}, Usage: "mod_conference profile for multi-party rooms (best without caller controls or sounds)"},
 	)
 	return &cli.Command{
 		Name:  "freeswitch",
@@ -29,7 +31,8 @@ func freeswitchCmd() *cli.Command {
 			// esl.New refuses FreeSWITCH's default password and warns when
 			// the address is not on loopback.
 			drv, err := esl.New(esl.Options{Addr: c.String("esl-addr"), Password: pw, Trunk: c.String("trunk"),
-				SIPTemplate: c.String("sip-template"), Logger: log})
+				SIPTemplate: c.String("sip-template"), RecordDir: c.String("record-dir"),
+				ConferenceProfile: c.String("conference-profile"), Logger: log})
 			if err != nil {
 				return err
 			}

@@ -411,7 +411,11 @@ func (c *call) dial(targets []routing.Target, d routing.Decision) (LegID, routin
 			return "", routing.Target{}, CauseNoAnswer, nil
 		}
 		switch {
-		case ev.Kind == EvDTMF && confirm.pending(ev.Leg):
+		case ev.Kind == EvDTMF && confirm.pending(ev.Leg) && ev.Digit == declineKey:
+			confirm.done(ev.Leg)
+			c.log.Info("target declined the call")
+			_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Hangup(ctx, ev.Leg, CauseNormal) })
+		case ev.Kind == EvDTMF && confirm.pending(ev.Leg) && ev.Digit == acceptKey:
 			t := legs[ev.Leg]
 			confirm.done(ev.Leg)
 			delete(legs, ev.Leg)

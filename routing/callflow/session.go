@@ -39,6 +39,13 @@ func (c *call) originateAll(targets []routing.Target, d routing.Decision, legs m
 	}
 }
 
+// The keys of the confirm prompt ("press 1 to accept, 2 to reject"): other
+// keys are ignored.
+const (
+	acceptKey  = "1"
+	declineKey = "2"
+)
+
 // confirmations tracks answered legs that still have to press a key.
 type confirmations struct {
 	within   time.Duration
@@ -295,7 +302,10 @@ func (c *call) conference(d routing.Decision, members map[LegID]bool) error {
 				endAll()
 				return err
 			}
-		case ev.Kind == EvDTMF && confirm.pending(ev.Leg):
+		case ev.Kind == EvDTMF && confirm.pending(ev.Leg) && ev.Digit == declineKey:
+			confirm.done(ev.Leg)
+			hangup(ev.Leg)
+		case ev.Kind == EvDTMF && confirm.pending(ev.Leg) && ev.Digit == acceptKey:
 			t := ringing[ev.Leg]
 			confirm.done(ev.Leg)
 			delete(ringing, ev.Leg)

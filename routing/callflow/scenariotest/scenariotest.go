@@ -117,6 +117,10 @@ func Run(t *testing.T, newEnv func(t *testing.T) *Env) {
 		{"SessionConfirmBeforeConnecting", sessionConfirm},
 		{"RecordingConsentAnnounced", recordingConsent},
 		{"WebhooksSignedRetriedDeadEndpointHarmless", webhooks},
+		{"IVRDigitForwards", ivrDigitForwards},
+		{"IVRSubmenu", ivrSubmenu},
+		{"IVRTimeoutThenDefault", ivrTimeoutDefault},
+		{"IVRInvalidThenRetry", ivrInvalidRetry},
 	} {
 		t.Run(s.name, func(t *testing.T) { s.f(t, newEnv(t)) })
 	}
