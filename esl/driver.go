@@ -848,3 +848,23 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// Mute is not implemented yet (conference rooms).
+func (d *Driver) Mute(ctx context.Context, room string, leg callflow.LegID, on bool) error {
+	return fmt.Errorf("esl: mute in room %q: %w", room, errors.ErrUnsupported)
+}
+
+// MusicOnHold is not implemented yet (conference rooms).
+func (d *Driver) MusicOnHold(ctx context.Context, leg callflow.LegID, on bool) error {
+	return fmt.Errorf("esl: music on hold: %w", errors.ErrUnsupported)
+}
+
+// PlayRoom is not implemented yet (conference rooms).
+func (d *Driver) PlayRoom(ctx context.Context, room string, p callflow.Prompt) error {
+	return fmt.Errorf("esl: play to room %q: %w", room, errors.ErrUnsupported)
+}
+
+// SendMessage is not implemented yet (SMS relay).
+func (d *Driver) SendMessage(ctx context.Context, from string, to routing.Target, body string) error {
+	return fmt.Errorf("esl: send message: %w", errors.ErrUnsupported)
+}

@@ -29,9 +29,15 @@ func (f *fakePBX) Ring(context.Context, callflow.LegID) error { return nil }
 func (f *fakePBX) Bridge(context.Context, string, callflow.LegID, callflow.LegID) (string, error) {
 	return "br", nil
 }
-func (f *fakePBX) DestroyBridge(context.Context, string) error        { return nil }
-func (f *fakePBX) Join(context.Context, string, callflow.LegID) error { return nil }
-func (f *fakePBX) DeleteRecording(context.Context, string) error      { return nil }
+func (f *fakePBX) DestroyBridge(context.Context, string) error              { return nil }
+func (f *fakePBX) Join(context.Context, string, callflow.LegID) error       { return nil }
+func (f *fakePBX) DeleteRecording(context.Context, string) error            { return nil }
+func (f *fakePBX) Mute(context.Context, string, callflow.LegID, bool) error { return nil }
+func (f *fakePBX) MusicOnHold(context.Context, callflow.LegID, bool) error  { return nil }
+func (f *fakePBX) PlayRoom(context.Context, string, callflow.Prompt) error  { return nil }
+func (f *fakePBX) SendMessage(context.Context, string, routing.Target, string) error {
+	return nil
+}
 func (f *fakePBX) RecordCall(context.Context, string, string, callflow.LegID) (string, error) {
 	return "rec", nil
 }

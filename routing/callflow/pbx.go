@@ -60,6 +60,13 @@ const (
 	PromptConfirm Prompt = "confirm"
 	// PromptConsent tells a party that the call is recorded.
 	PromptConsent Prompt = "recording-consent"
+	// Conference rooms.
+	PromptEnterPIN   Prompt = "enter-pin"   // "please enter the conference PIN"
+	PromptBadPIN     Prompt = "bad-pin"     // "that PIN is not valid"
+	PromptRoomFull   Prompt = "room-full"   // "the conference is full"
+	PromptRoomLocked Prompt = "room-locked" // "the conference is locked"
+	PromptJoinTone   Prompt = "join-tone"   // a short tone: someone joined
+	PromptLeaveTone  Prompt = "leave-tone"  // a short tone: someone left
 )
 
 // Originate asks for an outbound leg to a target.
@@ -99,6 +106,19 @@ type PBX interface {
 	// up; its EvHangup reports that. Live reports room members with
 	// LegState.Bridge = room.
 	Join(ctx context.Context, room string, leg LegID) error
+	// Mute mutes (on) or unmutes a leg in a room: a muted member still
+	// hears the room.
+	Mute(ctx context.Context, room string, leg LegID, on bool) error
+	// MusicOnHold starts (on) or stops music on hold on a leg that is in
+	// no room (callers waiting for a conference's moderator).
+	MusicOnHold(ctx context.Context, leg LegID, on bool) error
+	// PlayRoom plays a prompt to every member of a room (join and leave
+	// tones); EvPlaybackDone is not reported for it.
+	PlayRoom(ctx context.Context, room string, p Prompt) error
+	// SendMessage sends a text message (SIP MESSAGE) to a target, from
+	// the number from (what the far end sees as the sender). The body is
+	// the sender's text: the driver escapes it for its PBX.
+	SendMessage(ctx context.Context, from string, to routing.Target, body string) error
 	// DeleteRecording removes a recording (as RecordCall or RecordMessage
 	// named it) from the PBX's storage; a recording already gone is not
 	// an error.
@@ -141,6 +161,7 @@ const (
 	EvDTMF                               // a digit
 	EvPlaybackDone                       // a prompt finished
 	EvRecordingDone                      // a recording finished
+	EvMessage                            // a text message reached a DID (Event.Message)
 )
 
 // Event is one thing that happened on the PBX.
@@ -151,6 +172,16 @@ type Event struct {
 	Digit    string
 	Duration time.Duration // recording length
 	Inbound  *Inbound      // EvInbound only
+	Message  *Message      // EvMessage only
+}
+
+// Message is a text message as the PBX presented it. From and Body are
+// the sender's own text: never trusted, never passed on unescaped.
+type Message struct {
+	From string // the sender's number
+	To   string // the DID it was sent to
+	Body string
+	At   time.Time
 }
 
 // Inbound describes a new call as the PBX presented it. Caller number and
