@@ -44,7 +44,7 @@ func Start(t testing.TB, drv callflow.Driver, connected func() bool, r *redistes
 	t.Helper()
 	d, err := daemon.New(daemon.Config{Node: "node-1", Region: "FR", Fallback: callflow.Fallback{Action: routing.ActionReject},
 		Redis: r.Client(), Driver: drv, Privacy: routing.Privacy{Caller: routing.StoreLast4}, Logger: Logger(),
-		ConfirmTimeout: time.Second, WebhookReload: 100 * time.Millisecond})
+		ConfirmTimeout: time.Second, WebhookReload: 100 * time.Millisecond, SweepEvery: 250 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

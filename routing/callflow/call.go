@@ -658,18 +658,29 @@ func (c *call) voicemail() error {
 	if c.outcome == "" {
 		c.outcome = "voicemail"
 	}
-	if err := c.play(PromptVoicemail); err != nil {
-		return err
+	max, greeting := c.e.o.MaxMessage, PromptVoicemail
+	sctx, cancel := c.storeCtx()
+	if mb, err := c.e.o.Store.GetMailbox(sctx, c.normalDID()); err == nil {
+		if mb.MaxMessage > 0 {
+			max = mb.MaxMessage
+		}
+		if src, _ := mb.GreetingSource(); src != "" {
+			greeting = Prompt(mb.Greeting) // "sound:NAME" or "file:NAME", checked on the way in and by the driver
+		}
+	}
+	cancel()
+	if err := c.play(greeting); err != nil {
+		if greeting == PromptVoicemail {
+			return err
+		}
+		c.log.Warn("mailbox greeting not playable: the default plays", "err", err)
+		if err := c.play(PromptVoicemail); err != nil {
+			return err
+		}
 	}
 	if err := c.play(PromptBeep); err != nil {
 		return err
 	}
-	max := c.e.o.MaxMessage
-	sctx, cancel := c.storeCtx()
-	if mb, err := c.e.o.Store.GetMailbox(sctx, c.normalDID()); err == nil && mb.MaxMessage > 0 {
-		max = mb.MaxMessage
-	}
-	cancel()
 	var name string
 	if err := c.pbx(func(ctx context.Context) error {
 		var err error

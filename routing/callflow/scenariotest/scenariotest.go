@@ -117,6 +117,7 @@ func Run(t *testing.T, newEnv func(t *testing.T) *Env) {
 		{"SessionConfirmBeforeConnecting", sessionConfirm},
 		{"RecordingConsentAnnounced", recordingConsent},
 		{"WebhooksSignedRetriedDeadEndpointHarmless", webhooks},
+		{"BusyVoicemailOwnGreetingListedDeleted", busyVoicemail},
 		{"IVRDigitForwards", ivrDigitForwards},
 		{"IVRSubmenu", ivrSubmenu},
 		{"IVRTimeoutThenDefault", ivrTimeoutDefault},
