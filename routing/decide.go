@@ -18,6 +18,7 @@ const (
 	ActionUnknown     Action = "unknown"     // no such number
 	ActionUnavailable Action = "unavailable" // the store could not be reached
 	ActionIVR         Action = "ivr"         // answer and run the number's IVR menu (routing/ivr)
+	ActionConference  Action = "conference"  // answer and join the conference room Decision.Room
 )
 
 // Reason names the rule that decided a call, so an operator can ask "why".
@@ -41,6 +42,7 @@ const (
 	ReasonForwardScheduled Reason = "forward-by-schedule"
 	ReasonVelocity         Reason = "velocity-limit"
 	ReasonIVR              Reason = "ivr"
+	ReasonConference       Reason = "conference-room"
 )
 
 // Call is an inbound call as the decision sees it.
@@ -91,6 +93,8 @@ type Decision struct {
 	// (sessions of three or more participants) instead of the first one
 	// winning.
 	Conference bool `json:"conference,omitempty"`
+	// Room is the conference room of an ActionConference decision.
+	Room string `json:"room,omitempty"`
 
 	// Reject
 	Reject RejectMode `json:"reject,omitempty"`
@@ -225,6 +229,12 @@ schedules:
 		if route.Action == RouteReject {
 			return done(Decision{Action: ActionReject, Reason: ReasonScheduleReject, Reject: reject, Detail: "the number's route rejects calls"})
 		}
+	}
+	if route.Conference != "" {
+		// A room: no forwarding leg, so no toll-fraud limit applies.
+		note("the route leads to conference room %s", route.Conference)
+		return done(Decision{Action: ActionConference, Reason: ReasonConference, Room: route.Conference,
+			Detail: "conference room " + route.Conference})
 	}
 	// Unable to forward: voicemail when the route allows it, else the
 	// number's reject mode.

@@ -125,6 +125,9 @@ type Route struct {
 	// Voicemail: when every target fails (or no target may be rung), the
 	// caller may leave a message.
 	Voicemail bool `json:"voicemail,omitempty"`
+	// Conference: callers join this conference room (its settings are
+	// stored apart) instead of being forwarded.
+	Conference string `json:"conference,omitempty"`
 }
 
 // RouteAction is what a route or schedule rule does with a call.
@@ -257,7 +260,12 @@ func (r *Route) validate() error {
 	if r.RingTimeout == 0 {
 		r.RingTimeout = DefaultRingTimeout
 	}
-	if r.Action == RouteForward && len(r.Targets) == 0 && !r.Voicemail {
+	if r.Conference != "" {
+		if err := ValidateRoomName(r.Conference); err != nil {
+			return fmt.Errorf("conference room: %w", err)
+		}
+	}
+	if r.Action == RouteForward && len(r.Targets) == 0 && !r.Voicemail && r.Conference == "" {
 		return errors.New("route forwards to no target: give at least one target or enable voicemail")
 	}
 	return nil
