@@ -176,6 +176,9 @@ type Number struct {
 	// Consent: when a recorded call is announced to both parties first
 	// ("" is never).
 	Consent ConsentMode `json:"consent,omitempty"`
+	// SMSTarget is where text messages to the number are relayed (unset:
+	// the route's first E.164 target; see SMSTargetOf).
+	SMSTarget Target `json:"sms_target,omitzero"`
 }
 
 // Validate checks a number as a whole and fills defaults. The error names
@@ -228,6 +231,9 @@ func (n *Number) Validate() error {
 		return fmt.Errorf("daily minutes %d: must not be negative", n.Limits.DailyMinutes)
 	}
 	if err := n.Retention.Validate(); err != nil {
+		return err
+	}
+	if err := n.validateSMS(); err != nil {
 		return err
 	}
 	return n.Consent.Validate()
