@@ -1,0 +1,98 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/vnum/vnum/routing"
+	"github.com/vnum/vnum/routing/redisstore"
+)
+
+// TestDecideMessageThreads: a stranger's message goes to the owner and
+// opens a thread with the number's SMS retention; the owner's reply goes
+// back to that stranger; a later stranger takes the thread over; a
+// blocked sender opens no thread.
+func TestDecideMessageThreads(t *testing.T) {
+	ctx := context.Background()
+	s, srv := newStore(t, redisstore.Options{SMSRetention: 48 * time.Hour})
+	if err := s.AddNumber(ctx, number(func(n *routing.Number) { n.Retention.SMS = 2 * time.Hour })); err != nil {
+		t.Fatal(err)
+	}
+	owner := routing.Target{E164: mobile}
+	in := func(from string) routing.MessageDecision {
+		t.Helper()
+		d, err := s.DecideMessage(ctx, routing.MessageIn{DID: did, From: from, Size: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if d := in(mobile); d.Action != routing.MessageDropped || d.Reason != routing.ReasonNoThread {
+		t.Fatalf("owner without a thread: %+v", d)
+	}
+	d := in(caller)
+	if d.Action != routing.MessageRelay || len(d.To) != 1 || d.To[0].E164 != mobile || d.From != did {
+		t.Fatalf("stranger's message: %+v", d)
+	}
+	if got, _ := s.SMSThreadSender(ctx, did, owner); got != caller {
+		t.Fatalf("thread sender %q, want %q", got, caller)
+	}
+	ttl := srv.Client().PTTL(ctx, redisstore.SMSThreadKey(did, mobile)).Val()
+	if ttl <= time.Hour || ttl > 2*time.Hour {
+		t.Fatalf("thread TTL %s, want the number's 2 h SMS retention", ttl)
+	}
+	srv.Client().PExpire(ctx, redisstore.SMSThreadKey(did, mobile), time.Minute)
+	r := in(mobile)
+	if r.Action != routing.MessageRelay || !r.Reply || len(r.To) != 1 || r.To[0].E164 != caller || r.From != did {
+		t.Fatalf("owner's reply: %+v", r)
+	}
+	if ttl := srv.Client().PTTL(ctx, redisstore.SMSThreadKey(did, mobile)).Val(); ttl <= time.Hour {
+		t.Fatalf("a reply did not refresh the thread's TTL: %s", ttl)
+	}
+	other := "+14155550123"
+	in(other)
+	if r := in(mobile); len(r.To) != 1 || r.To[0].E164 != other {
+		t.Fatalf("reply after a second sender: %+v", r)
+	}
+	if err := s.AddEntry(ctx, redisstore.Blocklist, did, routing.Entry{Pattern: "+1999*"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := in("+19995550100"); d.Action != routing.MessageBlocked {
+		t.Fatalf("blocked sender: %+v", d)
+	}
+	if got, _ := s.SMSThreadSender(ctx, did, owner); got != other {
+		t.Fatalf("a blocked sender changed the thread to %q", got)
+	}
+	if n, err := s.PurgeSMSThreads(ctx, did); err != nil || n != 1 {
+		t.Fatalf("purge: %d, %v", n, err)
+	}
+	if got, _ := s.SMSThreadSender(ctx, did, owner); got != "" {
+		t.Fatalf("thread after purge: %q", got)
+	}
+}
+
+func TestDecideMessageSessionAndStoreDown(t *testing.T) {
+	ctx := context.Background()
+	s, srv := newStore(t, redisstore.Options{})
+	if _, _, err := s.AddToPool(ctx, "p", []string{"+33187650001"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := s.CreateSession(ctx, routing.SessionSpec{Pool: "p", Participants: []string{caller, mobile}, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.DecideMessage(ctx, routing.MessageIn{DID: sess.Proxy, From: caller})
+	if err != nil || d.Action != routing.MessageRelay || len(d.To) != 1 || d.To[0].E164 != mobile || d.From != sess.Proxy {
+		t.Fatalf("participant: %+v %v", d, err)
+	}
+	if d, _ := s.DecideMessage(ctx, routing.MessageIn{DID: sess.Proxy, From: "+14155550100"}); d.Action != routing.MessageDropped {
+		t.Fatalf("stranger: %+v", d)
+	}
+	srv.Stop()
+	d, err = s.DecideMessage(ctx, routing.MessageIn{DID: sess.Proxy, From: caller})
+	if !errors.Is(err, redisstore.ErrUnavailable) || d.Action != routing.MessageFailed {
+		t.Fatalf("store down: %+v %v", d, err)
+	}
+}
