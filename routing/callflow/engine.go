@@ -85,6 +85,9 @@ type Options struct {
 	// OrphanGrace is how long a leg nobody owns must stay so before
 	// reconciliation removes it (default 2 s).
 	OrphanGrace time.Duration
+	// Messages decides text messages (SMS relay); nil: Store, if it
+	// implements MessageStore.
+	Messages MessageStore
 }
 
 // Notice is one event of a call, for webhooks. Caller numbers in Data are
@@ -130,6 +133,7 @@ type Engine struct {
 	detached bool
 	wg       sync.WaitGroup
 	idle     chan struct{} // closed when draining and no call is left
+	msgSem   chan struct{} // messages being relayed (sms.go)
 }
 
 // New returns an engine.
@@ -159,7 +163,8 @@ func New(o Options) *Engine {
 		o.Metrics = NewMetrics(nil)
 	}
 	return &Engine{o: o, log: o.Logger.With("pbx", o.PBX.Name(), "node", o.Node), m: o.Metrics,
-		calls: map[string]*call{}, legs: map[LegID]*call{}, pending: map[LegID]bool{}, boundAt: map[LegID]time.Time{}, detach: make(chan struct{})}
+		calls: map[string]*call{}, legs: map[LegID]*call{}, pending: map[LegID]bool{}, boundAt: map[LegID]time.Time{}, detach: make(chan struct{}),
+		msgSem: make(chan struct{}, maxMessagesInFlight)}
 }
 
 // Dispatch hands the engine one PBX event. It never blocks on a slow call
@@ -168,6 +173,10 @@ func New(o Options) *Engine {
 func (e *Engine) Dispatch(ev Event) {
 	if ev.Kind == EvInbound {
 		e.start(ev.Inbound)
+		return
+	}
+	if ev.Kind == EvMessage {
+		e.message(ev.Message)
 		return
 	}
 	e.mu.Lock()

@@ -14,6 +14,7 @@ type Metrics struct {
 	pbxErrors       prometheus.Counter
 	decisionSeconds prometheus.Histogram
 	setup           prometheus.Histogram
+	messages        *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not
@@ -33,9 +34,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Routing decision latency (one store round trip).", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14)}),
 		setup: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vnum_call_setup_seconds",
 			Help: "From the call's arrival to the bridge (includes the callee's ringing).", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vnum_messages_total",
+			Help: "Inbound text messages by result (relayed, blocked, dropped, failed)."}, []string{"result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.ended, m.active, m.adopted, m.voicemails, m.storeErrors, m.pbxErrors, m.decisionSeconds, m.setup)
+		reg.MustRegister(m.calls, m.ended, m.active, m.adopted, m.voicemails, m.storeErrors, m.pbxErrors, m.decisionSeconds, m.setup, m.messages)
 	}
 	return m
 }
