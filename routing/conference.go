@@ -27,8 +27,9 @@ var (
 	ErrRoomFull = errors.New("conference room is full")
 	// ErrRoomLocked: the room is locked (only moderators may enter).
 	ErrRoomLocked = errors.New("conference room is locked")
-	// ErrRoomElsewhere: the room is hosted by another node now.
-	ErrRoomElsewhere = errors.New("conference room is hosted by another node")
+	// ErrNoSuchRoom: no room has that name (the store wraps it with its
+	// own not-found error).
+	ErrNoSuchRoom = errors.New("no such conference room")
 )
 
 // Room is a conference room's settings.

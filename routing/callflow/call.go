@@ -263,6 +263,8 @@ func (c *call) run() {
 		}
 	case routing.ActionIVR:
 		err = c.runIVR(d)
+	case routing.ActionConference:
+		err = c.conferenceRoom(d.Room)
 	case routing.ActionVoicemail:
 		err = c.voicemail()
 	case routing.ActionReject, routing.ActionUnknown:

@@ -1,7 +1,6 @@
 package callflow
 
 import (
-	"context"
 	"time"
 
 	"github.com/vnum/vnum/routing"
@@ -52,7 +51,7 @@ func (c *call) runIVR(d routing.Decision) error {
 		c.mu.Unlock()
 		return c.forward(fd)
 	case ivr.KindConference:
-		return c.room("vnum-conf-" + st.Action.Conference)
+		return c.conferenceRoom(st.Action.Conference)
 	case ivr.KindVoicemail:
 		return c.voicemail()
 	default:
@@ -118,29 +117,6 @@ func (c *call) gather(prompts []ivr.Prompt, col *ivr.Collect) (string, error) {
 			c.hangupBy = "operator"
 			_ = c.hangupIn(CauseNormal)
 			return "", errCallerGone
-		}
-	}
-}
-
-// room puts the answered caller in a named room until they hang up.
-func (c *call) room(name string) error {
-	if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Join(ctx, name, c.in.Leg) }); err != nil {
-		c.outcome, c.hangupBy = "failed", "system"
-		return c.hangupIn(CauseCongestion)
-	}
-	c.answered, c.outcome, c.target = time.Now(), "answered", "room "+name
-	c.setLive(func(l *routing.LiveCall) { l.State, l.Target, l.Answered = stateBridged, c.target, c.answered.UTC() })
-	for {
-		ev, _ := c.waitEvent(nil)
-		switch {
-		case ev.Kind == evDetach:
-			return errDetached
-		case ev.Kind == EvHangup && ev.Leg == c.in.Leg:
-			c.hangupBy, c.ended = "caller", time.Now()
-			return nil
-		case ev.Kind == EvHangup && ev.Leg == "":
-			c.hangupBy, c.ended = "operator", time.Now()
-			return c.hangupIn(CauseNormal)
 		}
 	}
 }

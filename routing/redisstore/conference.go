@@ -193,7 +193,7 @@ func (s *Store) GetRoom(ctx context.Context, name string) (routing.Room, error) 
 	}
 	spec, _ := m[0].(string)
 	if spec == "" {
-		return routing.Room{}, fmt.Errorf("room %s: %w", name, ErrNotFound)
+		return routing.Room{}, fmt.Errorf("room %s: %w: %w", name, ErrNotFound, routing.ErrNoSuchRoom)
 	}
 	var r routing.Room
 	if err := json.Unmarshal([]byte(spec), &r); err != nil {
@@ -303,7 +303,7 @@ func (s *Store) JoinRoom(ctx context.Context, name string, m routing.RoomMember,
 	}
 	switch {
 	case res == "gone":
-		return m, fmt.Errorf("room %s: %w", name, ErrNotFound)
+		return m, fmt.Errorf("room %s: %w: %w", name, ErrNotFound, routing.ErrNoSuchRoom)
 	case res == "locked":
 		return m, fmt.Errorf("room %s: %w", name, routing.ErrRoomLocked)
 	case res == "full":
