@@ -35,7 +35,9 @@ func busyVoicemail(t *testing.T, e *Env) {
 		t.Fatalf("the message keeps the caller's full number under a last4 policy: %+v", msgs[0])
 	}
 	name := msgs[0].Name
-	eventually(t, "the message's file on the PBX", func() bool { return slices.ContainsFunc(e.PBX.Recordings(), func(r string) bool { return containsName(r, name) }) })
+	eventually(t, "the message's file on the PBX", func() bool {
+		return slices.ContainsFunc(e.PBX.Recordings(), func(r string) bool { return containsName(r, name) })
+	})
 	if _, err := e.Store.DeleteVoicemail(ctx, did, name); err != nil {
 		t.Fatal(err)
 	}
