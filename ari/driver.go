@@ -632,8 +632,3 @@ func (d *Driver) MusicOnHold(ctx context.Context, leg callflow.LegID, on bool) e
 func (d *Driver) PlayRoom(ctx context.Context, room string, p callflow.Prompt) error {
 	return fmt.Errorf("ari: play to room %q: %w", room, errors.ErrUnsupported)
 }
-
-// SendMessage is not implemented yet (SMS relay).
-func (d *Driver) SendMessage(ctx context.Context, from string, to routing.Target, body string) error {
-	return fmt.Errorf("ari: send message: %w", errors.ErrUnsupported)
-}

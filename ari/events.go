@@ -36,6 +36,7 @@ type wireEvent struct {
 		TargetURI string `json:"target_uri"`
 		Duration  *int   `json:"duration"`
 	} `json:"recording"`
+	Message *wireMessage `json:"message"` // TextMessageReceived (sms.go)
 }
 
 type wireChannel struct {
@@ -152,6 +153,8 @@ func (d *Driver) translate(ev wireEvent) (callflow.Event, bool) {
 				return callflow.Event{Kind: callflow.EvPlaybackDone, Leg: callflow.LegID(id)}, true
 			}
 		}
+	case "TextMessageReceived":
+		return d.messageEvent(ev)
 	case "RecordingFinished", "RecordingFailed":
 		if ev.Rec != nil {
 			if id, ok := targetLeg(ev.Rec.TargetURI); ok && !isSnoop(id) {
@@ -202,6 +205,9 @@ func (d *Driver) Run(ctx context.Context, sink callflow.Sink) error {
 			defer wg.Done()
 			rctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
+			if err := d.subscribeMessages(rctx); err != nil {
+				d.log.Warn("subscribing to inbound messages", "source", MessageSource, "err", err)
+			}
 			if err := sink.Reconcile(rctx); err != nil {
 				d.log.Warn("reconcile after connect", "err", err)
 			}

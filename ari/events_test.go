@@ -133,7 +133,10 @@ func FuzzDecode(f *testing.F) {
 		if out.Kind == callflow.EvInbound && (out.Inbound == nil || out.Inbound.Leg == "") {
 			t.Fatalf("an inbound event without a leg from %q", data)
 		}
-		if out.Kind != callflow.EvInbound && out.Leg == "" {
+		if out.Kind == callflow.EvMessage && (out.Message == nil || out.Message.From == "" || out.Message.To == "") {
+			t.Fatalf("a message without its addresses from %q", data)
+		}
+		if out.Kind != callflow.EvInbound && out.Kind != callflow.EvMessage && out.Leg == "" {
 			t.Fatalf("an event without a leg from %q", data)
 		}
 	})
