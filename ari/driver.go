@@ -411,6 +411,15 @@ func DefaultSounds() map[callflow.Prompt]string {
 		// recorded"; operators who want one record it and set
 		// Options.Sounds.
 		callflow.PromptConsent: "sound:conf-now-recording",
+		// Conference rooms: ConfBridge's own sounds. ConfBridge plays
+		// conf-locked also to a caller of a full room (core sounds have
+		// no "the conference is full").
+		callflow.PromptEnterPIN:   "sound:conf-getpin",
+		callflow.PromptBadPIN:     "sound:conf-invalidpin",
+		callflow.PromptRoomFull:   "sound:conf-locked",
+		callflow.PromptRoomLocked: "sound:conf-locked",
+		callflow.PromptJoinTone:   "sound:confbridge-join",
+		callflow.PromptLeaveTone:  "sound:confbridge-leave",
 	}
 }
 
@@ -616,19 +625,4 @@ func (d *Driver) DeleteRecording(ctx context.Context, name string) error {
 		return nil
 	}
 	return err
-}
-
-// Mute is not implemented yet (conference rooms).
-func (d *Driver) Mute(ctx context.Context, room string, leg callflow.LegID, on bool) error {
-	return fmt.Errorf("ari: mute in room %q: %w", room, errors.ErrUnsupported)
-}
-
-// MusicOnHold is not implemented yet (conference rooms).
-func (d *Driver) MusicOnHold(ctx context.Context, leg callflow.LegID, on bool) error {
-	return fmt.Errorf("ari: music on hold: %w", errors.ErrUnsupported)
-}
-
-// PlayRoom is not implemented yet (conference rooms).
-func (d *Driver) PlayRoom(ctx context.Context, room string, p callflow.Prompt) error {
-	return fmt.Errorf("ari: play to room %q: %w", room, errors.ErrUnsupported)
 }

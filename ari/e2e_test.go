@@ -12,6 +12,7 @@ import (
 	"github.com/vnum/vnum/internal/redistest"
 	"github.com/vnum/vnum/internal/vnumdtest"
 	"github.com/vnum/vnum/routing"
+	"github.com/vnum/vnum/routing/callflow"
 	"github.com/vnum/vnum/routing/callflow/scenariotest"
 )
 
@@ -33,11 +34,21 @@ func (p party) Answered() bool                  { return p.c.Answered() }
 func (p party) CallerID() (name, number string) { return p.c.CallerID() }
 func (p party) Press(digits string)             { p.c.SendDTMF(digits) }
 func (p party) Room() string                    { return p.c.Bridge() }
+func (p party) Muted() bool                     { return p.c.Muted() }
+
+// confSounds: Asterisk has no "conference full" sound (ConfBridge plays
+// conf-locked); the scenarios tell them apart with an operator's own.
+var confSounds = map[callflow.Prompt]string{callflow.PromptRoomFull: "sound:vnum-conf-full"}
 
 // soundNames maps the driver's media back to the prompts' logical names.
 var soundNames = func() map[string]string {
 	m := map[string]string{}
 	for p, uri := range ari.DefaultSounds() {
+		if p != callflow.PromptRoomFull { // it shares conf-locked
+			m[uri] = string(p)
+		}
+	}
+	for p, uri := range confSounds {
 		m[uri] = string(p)
 	}
 	return m
@@ -99,7 +110,7 @@ func (e emu) Recordings() []string { return e.s.Recordings() }
 func newDriver(t testing.TB, srv *aritest.Server) *ari.Driver {
 	t.Helper()
 	drv, err := ari.New(ari.Options{URL: srv.URL(), User: "vnum", Password: "s3cret-ari", App: "vnum", Trunk: trunk,
-		Logger: vnumdtest.Logger()})
+		Logger: vnumdtest.Logger(), Sounds: confSounds})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,6 +93,15 @@ var DefaultSounds = map[callflow.Prompt]string{
 	callflow.PromptConfirm: "ivr/ivr-accept_reject_voicemail.wav",
 	// "This call may be recorded".
 	callflow.PromptConsent: "ivr/ivr-this_call_may_be_recorded.wav",
+	// Conference rooms: mod_conference's own sounds (a full room hears
+	// the locked one: there is no "conference full" sound), and its
+	// default enter and exit tones.
+	callflow.PromptEnterPIN:   "conference/conf-pin.wav",
+	callflow.PromptBadPIN:     "conference/conf-bad-pin.wav",
+	callflow.PromptRoomFull:   "conference/conf-locked.wav",
+	callflow.PromptRoomLocked: "conference/conf-locked.wav",
+	callflow.PromptJoinTone:   "tone_stream://%(200,0,500,600,700)",
+	callflow.PromptLeaveTone:  "tone_stream://%(500,0,300,200,100,50,25)",
 }
 
 // ErrConfig: the options cannot work.
@@ -847,21 +856,6 @@ func clip(s string) string {
 		return s[:40] + "..."
 	}
 	return s
-}
-
-// Mute is not implemented yet (conference rooms).
-func (d *Driver) Mute(ctx context.Context, room string, leg callflow.LegID, on bool) error {
-	return fmt.Errorf("esl: mute in room %q: %w", room, errors.ErrUnsupported)
-}
-
-// MusicOnHold is not implemented yet (conference rooms).
-func (d *Driver) MusicOnHold(ctx context.Context, leg callflow.LegID, on bool) error {
-	return fmt.Errorf("esl: music on hold: %w", errors.ErrUnsupported)
-}
-
-// PlayRoom is not implemented yet (conference rooms).
-func (d *Driver) PlayRoom(ctx context.Context, room string, p callflow.Prompt) error {
-	return fmt.Errorf("esl: play to room %q: %w", room, errors.ErrUnsupported)
 }
 
 // SendMessage is not implemented yet (SMS relay).

@@ -33,7 +33,18 @@ var heardAs = map[string]string{
 	esl.DefaultSounds[callflow.PromptBeep]:         "beep",
 	esl.DefaultSounds[callflow.PromptConfirm]:      "confirm",
 	esl.DefaultSounds[callflow.PromptConsent]:      "recording-consent",
+	esl.DefaultSounds[callflow.PromptEnterPIN]:     "enter-pin",
+	esl.DefaultSounds[callflow.PromptBadPIN]:       "bad-pin",
+	esl.DefaultSounds[callflow.PromptRoomLocked]:   "room-locked",
+	esl.DefaultSounds[callflow.PromptJoinTone]:     "join-tone",
+	esl.DefaultSounds[callflow.PromptLeaveTone]:    "leave-tone",
+	confSounds[callflow.PromptRoomFull]:            "room-full",
+	esl.MOHStream:                                  "moh",
 }
+
+// confSounds: the stock sounds have no "conference full" (it shares the
+// locked one); the scenarios tell them apart with an operator's own file.
+var confSounds = map[callflow.Prompt]string{callflow.PromptRoomFull: "conference/vnum-conf-full.wav"}
 
 // heardNames maps the files played to a party to logical names.
 func heardNames(files []string) []string {
@@ -70,6 +81,9 @@ func (p caller) Done() <-chan struct{}           { return p.c.HungUp() }
 func (p caller) Answered() bool                  { return p.c.State().Answered }
 func (p caller) CallerID() (name, number string) { return p.name, p.number }
 func (p caller) Press(digits string)             { p.c.SendDTMF(digits) }
+
+// Muted reports whether the caller is a muted member of its room.
+func (p caller) Muted() bool { return p.s.Muted(p.c.UUID()) }
 
 // Room is the conference the caller is in, or the id of its uuid_bridge.
 func (p caller) Room() string { return p.s.Room(p.c.UUID()) }
@@ -178,7 +192,7 @@ func (e emu) Recordings() []string { return e.s.StoredRecordings() }
 func startVnumd(t testing.TB, srv *esltest.Server, r *redistest.Server, dir string) *vnumdtest.Vnumd {
 	t.Helper()
 	drv, err := esl.New(esl.Options{Addr: srv.Addr(), Password: srv.Password(), Trunk: trunk, SIPTemplate: sipTmpl,
-		RecordDir: dir, Logger: vnumdtest.Logger(), MaxBackoff: 200 * time.Millisecond})
+		RecordDir: dir, Logger: vnumdtest.Logger(), MaxBackoff: 200 * time.Millisecond, Sounds: confSounds})
 	if err != nil {
 		t.Fatal(err)
 	}

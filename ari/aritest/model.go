@@ -162,7 +162,9 @@ type channel struct {
 	resource string // endpoint resource name, e.g. user-phone
 	dialstr  string
 	snoopOf  string
-	snooped  int // number of snoops on this channel
+	snooped  int             // number of snoops on this channel
+	muted    map[string]bool // muted directions: "in", "out"
+	onHold   bool            // music on hold plays (POST .../moh)
 	hungUp   bool
 	dialing  bool // originate or /dial started
 

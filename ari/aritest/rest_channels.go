@@ -35,8 +35,10 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /ari/channels/{id}/hold", s.withChannel(true, s.hold("ChannelHold")))
 	m.HandleFunc("DELETE /ari/channels/{id}/hold", s.withChannel(true, s.hold("ChannelUnhold")))
 	m.HandleFunc("POST /ari/channels/{id}/moh", s.withChannel(true, s.moh))
-	for _, p := range []string{"DELETE /ari/channels/{id}/moh", "POST /ari/channels/{id}/silence",
-		"DELETE /ari/channels/{id}/silence", "POST /ari/channels/{id}/mute", "DELETE /ari/channels/{id}/mute"} {
+	m.HandleFunc("DELETE /ari/channels/{id}/moh", s.withChannel(true, s.stopMOH))
+	m.HandleFunc("POST /ari/channels/{id}/mute", s.withChannel(true, s.mute(true)))
+	m.HandleFunc("DELETE /ari/channels/{id}/mute", s.withChannel(true, s.mute(false)))
+	for _, p := range []string{"POST /ari/channels/{id}/silence", "DELETE /ari/channels/{id}/silence"} {
 		m.HandleFunc(p, s.withChannel(true, s.noop))
 	}
 
@@ -253,6 +255,7 @@ func (s *Server) moh(w http.ResponseWriter, _ *http.Request, ch *channel) {
 	if ch.call != nil {
 		ch.call.played = append(ch.call.played, "moh")
 	}
+	ch.onHold = true
 	writeNoContent(w)
 }
 

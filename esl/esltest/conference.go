@@ -325,6 +325,8 @@ func (s *Server) conferenceAPI(args string) string {
 			s.emit(s.memberEvent(c, m, argv[1]+"-member"))
 		}
 		return b.String()
+	case "play":
+		return s.confPlay(c, argv[2:])
 	case "hup", "kick":
 		for _, m := range target() {
 			s.hupMember(m)

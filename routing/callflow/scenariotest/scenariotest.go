@@ -125,6 +125,9 @@ func Run(t *testing.T, newEnv func(t *testing.T) *Env) {
 	} {
 		t.Run(s.name, func(t *testing.T) { s.f(t, newEnv(t)) })
 	}
+	for _, s := range conferenceScenarios {
+		t.Run(s.name, func(t *testing.T) { s.f(t, newEnv(t)) })
+	}
 }
 
 func addNumber(t *testing.T, e *Env, mods ...func(*routing.Number)) {

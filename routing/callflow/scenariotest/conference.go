@@ -1,0 +1,247 @@
+package scenariotest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnum/vnum/routing"
+	"github.com/vnum/vnum/routing/callflow"
+)
+
+// Conference scenarios. A room's callers each call the room's DID; a
+// party's Room() is the PBX room it is in. The adapters' parties must
+// also tell whether they are muted in their room (MutedParty), and their
+// Heard() lists "enter-pin", "bad-pin", "room-full", "room-locked",
+// "join-tone", "leave-tone" and "moh" (music on hold).
+
+// MutedParty is a party that can tell whether its room hears it.
+type MutedParty interface {
+	Party
+	Muted() bool
+}
+
+const roomName = "standup"
+
+var pbxRoom = callflow.PBXRoom(roomName)
+
+// conferenceScenarios are registered in Run.
+var conferenceScenarios = []struct {
+	name string
+	f    func(t *testing.T, e *Env)
+}{
+	{"ConferencePINRightWrongThreeStrikes", confPIN},
+	{"ConferenceModeratorReleasesWaitingCallers", confModerator},
+	{"ConferenceFull", confFull},
+	{"ConferenceMuteKickLockFromCLI", confMuteKick},
+}
+
+func addRoom(t *testing.T, e *Env, r routing.Room) {
+	t.Helper()
+	r.Name = roomName
+	if err := e.Store.AddRoom(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	addNumber(t, e, func(n *routing.Number) { n.Route.Targets, n.Route.Conference = nil, roomName })
+}
+
+// callRoom places a call from a distinct caller to the room's DID.
+func callRoom(t *testing.T, e *Env, i int) Party {
+	t.Helper()
+	return e.PBX.Inbound(t, did, fmt.Sprintf("+3361234%04d", i), fmt.Sprintf("Caller %d", i))
+}
+
+func inRoom(t *testing.T, p Party, who string) {
+	t.Helper()
+	eventually(t, who+" in the room", func() bool { return p.Answered() && p.Room() == pbxRoom })
+}
+
+func count(p Party, what string) int {
+	n := 0
+	for _, h := range p.Heard() {
+		if h == what {
+			n++
+		}
+	}
+	return n
+}
+
+// roster waits until the room's roster has n members.
+func roster(t *testing.T, e *Env, n int) []routing.RoomMember {
+	t.Helper()
+	var out []routing.RoomMember
+	eventually(t, fmt.Sprintf("%d member(s) in the roster", n), func() bool {
+		out, _ = e.Store.Roster(context.Background(), roomName)
+		return len(out) == n
+	})
+	return out
+}
+
+func confPIN(t *testing.T, e *Env) {
+	addRoom(t, e, routing.Room{PIN: "1234", ModeratorPIN: "9876"})
+	a := callRoom(t, e, 1)
+	eventually(t, "the PIN asked", func() bool { return a.Answered() && heard(a, "enter-pin") })
+	if a.Room() != "" {
+		t.Fatal("a caller is in the room before the PIN")
+	}
+	a.Press("1234#")
+	inRoom(t, a, "the caller with the right PIN")
+	// One wrong PIN, then the right one.
+	b := callRoom(t, e, 2)
+	eventually(t, "the PIN asked", func() bool { return heard(b, "enter-pin") })
+	b.Press("1111#")
+	eventually(t, "the wrong PIN told", func() bool { return heard(b, "bad-pin") })
+	if b.Room() != "" {
+		t.Fatal("a wrong PIN let the caller in")
+	}
+	eventually(t, "the PIN asked again", func() bool { return count(b, "enter-pin") == 2 })
+	b.Press("1234#")
+	inRoom(t, b, "the caller after a wrong PIN")
+	// Three wrong PINs: hung up, never in the room.
+	c := callRoom(t, e, 3)
+	for i := 1; i <= 3; i++ {
+		eventually(t, fmt.Sprintf("PIN prompt %d", i), func() bool { return count(c, "enter-pin") == i })
+		c.Press("0000#")
+		eventually(t, fmt.Sprintf("bad PIN %d", i), func() bool { return count(c, "bad-pin") == i })
+	}
+	wait(t, c, "the caller after three wrong PINs")
+	if n := count(c, "enter-pin"); n != 3 {
+		t.Fatalf("asked %d times for the PIN, want 3", n)
+	}
+	members := roster(t, e, 2)
+	if members[0].Moderator || members[1].Moderator {
+		t.Fatalf("a participant PIN made a moderator: %+v", members)
+	}
+	a.Hangup()
+	b.Hangup()
+	wait(t, a, "a")
+	wait(t, b, "b")
+	roster(t, e, 0)
+	noLiveCalls(t, e)
+	recs := cdrs(t, e, 3)
+	outcomes := map[string]int{}
+	for _, r := range recs {
+		outcomes[r.Outcome]++
+	}
+	if outcomes["answered"] != 2 || outcomes["rejected"] != 1 {
+		t.Fatalf("CDR outcomes %v", outcomes)
+	}
+}
+
+func confModerator(t *testing.T, e *Env) {
+	addRoom(t, e, routing.Room{PIN: "1234", ModeratorPIN: "9876", WaitForModerator: true, EndWithModerator: true})
+	var waiting []Party
+	for i := 1; i <= 2; i++ {
+		p := callRoom(t, e, i)
+		eventually(t, "the PIN asked", func() bool { return heard(p, "enter-pin") })
+		p.Press("1234#")
+		eventually(t, "music on hold while the moderator is away", func() bool { return heard(p, "moh") })
+		waiting = append(waiting, p)
+	}
+	roster(t, e, 2)
+	time.Sleep(3 * callflow.RoomPoll)
+	for _, p := range waiting {
+		if p.Room() != "" {
+			t.Fatal("a caller joined before the moderator")
+		}
+	}
+	m := callRoom(t, e, 9)
+	eventually(t, "the PIN asked", func() bool { return heard(m, "enter-pin") })
+	m.Press("9876#")
+	inRoom(t, m, "the moderator")
+	for i, p := range waiting {
+		inRoom(t, p, fmt.Sprintf("waiting caller %d after the moderator came", i+1))
+	}
+	if members := roster(t, e, 3); !members[2].Moderator {
+		t.Fatalf("the moderator PIN made no moderator: %+v", members)
+	}
+	// The room ends with its moderator.
+	m.Hangup()
+	for i, p := range waiting {
+		wait(t, p, fmt.Sprintf("caller %d after the moderator left", i+1))
+	}
+	roster(t, e, 0)
+	noLiveCalls(t, e)
+}
+
+func confFull(t *testing.T, e *Env) {
+	addRoom(t, e, routing.Room{MaxParticipants: 2})
+	a := callRoom(t, e, 1)
+	inRoom(t, a, "first caller")
+	b := callRoom(t, e, 2)
+	inRoom(t, b, "second caller")
+	c := callRoom(t, e, 3)
+	wait(t, c, "the caller of a full room")
+	if !heard(c, "room-full") || c.Room() != "" {
+		t.Fatalf("the caller of a full room heard %v", c.Heard())
+	}
+	roster(t, e, 2)
+	// A place frees: the next caller gets in.
+	b.Hangup()
+	roster(t, e, 1)
+	d := callRoom(t, e, 4)
+	inRoom(t, d, "the caller after a place freed")
+	a.Hangup()
+	d.Hangup()
+	roster(t, e, 0)
+	noLiveCalls(t, e)
+}
+
+func confMuteKick(t *testing.T, e *Env) {
+	addRoom(t, e, routing.Room{Announce: true})
+	ctx := context.Background()
+	a := callRoom(t, e, 1)
+	inRoom(t, a, "first caller")
+	roster(t, e, 1)
+	b := callRoom(t, e, 2)
+	inRoom(t, b, "second caller")
+	eventually(t, "the first caller hears the second join", func() bool { return count(a, "join-tone") >= 2 })
+	members := roster(t, e, 2)
+	mb, ok := b.(MutedParty)
+	if !ok {
+		t.Fatal("the adapter's parties do not implement MutedParty")
+	}
+	if mb.Muted() {
+		t.Fatal("muted before anyone asked")
+	}
+	if err := e.Store.MuteMember(ctx, roomName, members[1].ID, true); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the second caller muted", mb.Muted)
+	if err := e.Store.MuteMember(ctx, roomName, members[1].ID, false); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the second caller unmuted", func() bool { return !mb.Muted() })
+	// Kick the first: hung up, the other hears the leave tone.
+	if err := e.Store.KickMember(ctx, roomName, members[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, a, "the kicked caller")
+	eventually(t, "the leave tone", func() bool { return heard(b, "leave-tone") })
+	roster(t, e, 1)
+	// Locked: a new caller is turned away.
+	if err := e.Store.LockRoom(ctx, roomName, true); err != nil {
+		t.Fatal(err)
+	}
+	c := callRoom(t, e, 3)
+	wait(t, c, "the caller of a locked room")
+	if !heard(c, "room-locked") || c.Room() != "" {
+		t.Fatalf("the caller of a locked room heard %v", c.Heard())
+	}
+	if err := e.Store.LockRoom(ctx, roomName, false); err != nil {
+		t.Fatal(err)
+	}
+	d := callRoom(t, e, 4)
+	inRoom(t, d, "a caller after the unlock")
+	b.Hangup()
+	d.Hangup()
+	roster(t, e, 0)
+	noLiveCalls(t, e)
+	for _, r := range cdrs(t, e, 4) {
+		if r.Outcome == "answered" && !strings.HasPrefix(r.Target, "room ") {
+			t.Fatalf("CDR %+v", r)
+		}
+	}
+}
