@@ -80,6 +80,17 @@ type Options struct {
 	MaxBackoff time.Duration
 	// CommandTimeout bounds the wait for each ESL reply (default 5 s).
 	CommandTimeout time.Duration
+	// MessageProfile is the sofia profile text messages are sent through
+	// (default "external"); see sms.go.
+	MessageProfile string
+	// MessageTrunk is the SIP URI template of E.164 message targets, e.g.
+	// "sip:{e164}@sms.carrier.example" ({e164} or {digits}): a gateway
+	// dial string cannot address a message. Unset: messages to E.164
+	// targets fail.
+	MessageTrunk string
+	// MessageDomain is the host of the From of sent messages (default:
+	// MessageTrunk's host, else "localhost").
+	MessageDomain string
 }
 
 // DefaultSounds are the prompts of a stock FreeSWITCH (sounds en-us-callie).
@@ -133,6 +144,7 @@ type Driver struct {
 	connected atomic.Bool
 	connects  atomic.Int64
 	badEvents atomic.Int64
+	msgs      messageDedup // copies of one inbound text message (sms.go)
 }
 
 // outLeg is an originated leg the driver tracks. It is forgotten once it
@@ -215,6 +227,9 @@ func New(o Options) (*Driver, error) {
 		sounds[p] = f
 	}
 	o.Sounds = sounds
+	if err := checkMessaging(&o); err != nil {
+		return nil, err
+	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 5 * time.Second
 	}
@@ -856,9 +871,4 @@ func clip(s string) string {
 		return s[:40] + "..."
 	}
 	return s
-}
-
-// SendMessage is not implemented yet (SMS relay).
-func (d *Driver) SendMessage(ctx context.Context, from string, to routing.Target, body string) error {
-	return fmt.Errorf("esl: send message: %w", errors.ErrUnsupported)
 }

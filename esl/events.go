@@ -20,8 +20,8 @@ const inboundMode = "inbound_esl"
 // new call (inbound, vnum_mode set) and an originated leg that answered
 // (&park() runs once the originate succeeded); CHANNEL_HANGUP says which
 // side ended first, CHANNEL_HANGUP_COMPLETE lets the driver forget a leg.
-var subscriptions = []string{"CHANNEL_PARK", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "DTMF", "PLAYBACK_STOP",
-	"RECORD_STOP", "BACKGROUND_JOB"}
+var subscriptions = append([]string{"CHANNEL_PARK", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "DTMF", "PLAYBACK_STOP",
+	"RECORD_STOP", "BACKGROUND_JOB"}, messageEvents...)
 
 // causeOf maps a FreeSWITCH hang-up cause to the call flow's.
 func causeOf(c string) callflow.Cause {
@@ -81,6 +81,9 @@ func (d *Driver) legOf(ev eslconn.Event) callflow.LegID {
 // not know are still passed on: the engine ignores legs it does not own,
 // and a restarted vnumd has adopted legs by id.
 func (d *Driver) translate(ev eslconn.Event) (callflow.Event, bool) {
+	if ev.Name == "MESSAGE" || ev.Name == "RECV_MESSAGE" {
+		return d.messageEvent(ev) // no channel: sms.go
+	}
 	uuid := ev.Get("Unique-ID")
 	if !validID(uuid) {
 		return callflow.Event{}, false

@@ -161,6 +161,12 @@ func FuzzTranslate(f *testing.F) {
 			if !ok {
 				continue
 			}
+			if out.Kind == callflow.EvMessage {
+				if m := out.Message; m == nil || m.From == "" || m.To == "" {
+					t.Fatalf("message %+v from %s", out, body)
+				}
+				continue
+			}
 			if !validID(string(out.Leg)) {
 				t.Fatalf("unsafe leg id %q from %s", out.Leg, body)
 			}

@@ -71,6 +71,9 @@ type Server struct {
 	deferred  []*event
 	sched     scheduler
 
+	// sentMessages are the SMS::SEND_MESSAGE events sent (messages.go).
+	sentMessages []SentMessage
+
 	quit      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -640,7 +643,7 @@ func (s *Server) handle(c *conn, p *packet) bool {
 	case "sendmsg":
 		c.send(commandReply(s.sendmsg(strings.TrimSpace(rest), p)))
 	case "sendevent":
-		c.send(commandReply("+OK " + newUUID()))
+		c.send(commandReply(s.sendevent(p)))
 	default:
 		c.send(commandReply("-ERR command not found"))
 	}
