@@ -85,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			auditCmd(e),
 			webhooksCmd(e),
 			voicemailCmd(e),
+			conferenceCmd(e),
 		},
 	}
 	for _, c := range app.Commands {
