@@ -107,6 +107,24 @@ func (e emu) Requests() []string {
 func (e emu) DropLink()            { e.s.DropWebSocket() }
 func (e emu) Recordings() []string { return e.s.Recordings() }
 
+// InboundMessage is a carrier's SIP MESSAGE as Asterisk reports it (sms
+// capture): the DID's digits in a pjsip: URI; Asterisk answers 202 only
+// while vnumd's app is subscribed to the endpoint.
+func (e emu) InboundMessage(t *testing.T, from, did, body string) {
+	t.Helper()
+	if st := e.s.InboundMessage(`"Carrier SMS" <sip:`+from+`@127.0.0.1>`, "pjsip:"+strings.TrimPrefix(did, "+")+"@127.0.0.1", body); st != 202 {
+		t.Fatalf("the carrier's MESSAGE got %d (is the app subscribed to endpoint:PJSIP?)", st)
+	}
+}
+
+func (e emu) MessagesTo(t routing.Target) []scenariotest.SentMessage {
+	var out []scenariotest.SentMessage
+	for _, m := range e.s.MessagesTo(endpoint(t)) {
+		out = append(out, scenariotest.SentMessage{From: m.From, Body: m.Body})
+	}
+	return out
+}
+
 func newDriver(t testing.TB, srv *aritest.Server) *ari.Driver {
 	t.Helper()
 	drv, err := ari.New(ari.Options{URL: srv.URL(), User: "vnum", Password: "s3cret-ari", App: "vnum", Trunk: trunk,

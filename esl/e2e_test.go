@@ -189,10 +189,30 @@ func (e emu) Requests() []string   { return e.s.Commands() }
 func (e emu) DropLink()            { e.s.DropConnections() }
 func (e emu) Recordings() []string { return e.s.StoredRecordings() }
 
+func (e emu) InboundMessage(_ *testing.T, from, did, body string) {
+	e.s.InboundMessage(from, did, body)
+}
+
+// MessagesTo reads the SMS::SEND_MESSAGE events sent to a target through
+// the driver's message profile and trunk (msgTrunk).
+func (e emu) MessagesTo(t routing.Target) []scenariotest.SentMessage {
+	to := "external/" + t.SIPURI
+	if !t.IsSIP() {
+		to = "external/" + strings.ReplaceAll(msgTrunk, "{e164}", t.E164)
+	}
+	var out []scenariotest.SentMessage
+	for _, m := range e.s.MessagesTo(to) {
+		user, _, _ := strings.Cut(m.From, "@")
+		out = append(out, scenariotest.SentMessage{From: user, Body: m.Body})
+	}
+	return out
+}
+
 func startVnumd(t testing.TB, srv *esltest.Server, r *redistest.Server, dir string) *vnumdtest.Vnumd {
 	t.Helper()
 	drv, err := esl.New(esl.Options{Addr: srv.Addr(), Password: srv.Password(), Trunk: trunk, SIPTemplate: sipTmpl,
-		RecordDir: dir, Logger: vnumdtest.Logger(), MaxBackoff: 200 * time.Millisecond, Sounds: confSounds})
+		RecordDir: dir, Logger: vnumdtest.Logger(), MaxBackoff: 200 * time.Millisecond, Sounds: confSounds,
+		MessageTrunk: msgTrunk})
 	if err != nil {
 		t.Fatal(err)
 	}

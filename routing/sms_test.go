@@ -35,7 +35,7 @@ func TestDecideMessage(t *testing.T) {
 		reply   bool
 	}{
 		{name: "stranger to plain number relays to the first E.164 target", from: caller,
-			snap: func() routing.Snapshot { return routing.Snapshot{Found: true, Number: baseNumber()} },
+			snap:   func() routing.Snapshot { return routing.Snapshot{Found: true, Number: baseNumber()} },
 			action: routing.MessageRelay, reason: routing.ReasonMessageToOwner, to: []string{mobile}, thread: mobile},
 		{name: "SMS target overrides the route", from: caller,
 			snap: func() routing.Snapshot {
@@ -63,10 +63,14 @@ func TestDecideMessage(t *testing.T) {
 			snap:   func() routing.Snapshot { return routing.Snapshot{Found: true, Number: baseNumber()} },
 			action: routing.MessageDropped, reason: routing.ReasonNoThread},
 		{name: "number blocklist", from: caller,
-			snap:   func() routing.Snapshot { return routing.Snapshot{Found: true, Number: baseNumber(), NumberBlock: block} },
+			snap: func() routing.Snapshot {
+				return routing.Snapshot{Found: true, Number: baseNumber(), NumberBlock: block}
+			},
 			action: routing.MessageBlocked, reason: routing.ReasonBlockedNumber},
 		{name: "global blocklist", from: caller,
-			snap:   func() routing.Snapshot { return routing.Snapshot{Found: true, Number: baseNumber(), GlobalBlock: block} },
+			snap: func() routing.Snapshot {
+				return routing.Snapshot{Found: true, Number: baseNumber(), GlobalBlock: block}
+			},
 			action: routing.MessageBlocked, reason: routing.ReasonBlockedGlobal},
 		{name: "allowlist-only, not on it", from: caller,
 			snap: func() routing.Snapshot {

@@ -61,6 +61,8 @@ type PBX interface {
 	// Recordings lists the recordings the PBX holds (deleted ones are
 	// gone from the list).
 	Recordings() []string
+	// Messaging: text messages in and out (sms.go).
+	Messaging
 }
 
 // Env is one scenario's world.
@@ -126,6 +128,9 @@ func Run(t *testing.T, newEnv func(t *testing.T) *Env) {
 		t.Run(s.name, func(t *testing.T) { s.f(t, newEnv(t)) })
 	}
 	for _, s := range conferenceScenarios {
+		t.Run(s.name, func(t *testing.T) { s.f(t, newEnv(t)) })
+	}
+	for _, s := range smsScenarios {
 		t.Run(s.name, func(t *testing.T) { s.f(t, newEnv(t)) })
 	}
 }
