@@ -28,6 +28,7 @@ func numberFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "allowlist-only", Usage: "callers not on the allowlist go to voicemail"},
 		&cli.StringFlag{Name: "reject", Usage: "what rejected callers hear: busy, congestion or not-in-service", Value: "busy"},
 		&cli.StringSliceFlag{Name: "label", Usage: "key=value label (repeatable)"},
+		&cli.StringFlag{Name: "sms-target", Usage: `where text messages to the number go: E.164 or sip: URI (default: the first E.164 --forward target; "none" clears it)`},
 	}
 }
 
@@ -135,6 +136,16 @@ func applyNumberFlags(c *cli.Context, n *routing.Number, region string, isNew bo
 		n.Reject = routing.RejectMode(c.String("reject"))
 		if err := n.Reject.Validate(); err != nil {
 			return badValue("--reject: %v", err)
+		}
+	}
+	if c.IsSet("sms-target") {
+		n.SMSTarget = routing.Target{}
+		if v := c.String("sms-target"); v != "" && v != "none" {
+			t, err := routing.ParseTarget(v, region)
+			if err != nil {
+				return badValue("--sms-target: %v", err)
+			}
+			n.SMSTarget = t
 		}
 	}
 	if set("label") {

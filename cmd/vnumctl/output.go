@@ -81,6 +81,14 @@ func describeNumber(n routing.Number) string {
 	fmt.Fprintf(&b, "forward    %s\n", orDash(targets(n.Route.Targets)))
 	fmt.Fprintf(&b, "strategy   %s, ring %s each\n", n.Route.Strategy, n.Route.RingTimeout)
 	fmt.Fprintf(&b, "caller id  %s\n", n.Route.CallerID)
+	switch t, ok := routing.SMSTargetOf(n); {
+	case !ok:
+		fmt.Fprintf(&b, "sms to     - (no E.164 target: messages are dropped)\n")
+	case n.SMSTarget == (routing.Target{}):
+		fmt.Fprintf(&b, "sms to     %s (the first E.164 target)\n", t)
+	default:
+		fmt.Fprintf(&b, "sms to     %s\n", t)
+	}
 	fmt.Fprintf(&b, "record     %v\n", n.Route.Record)
 	fmt.Fprintf(&b, "voicemail  %v\n", n.Route.Voicemail)
 	fmt.Fprintf(&b, "rejected   hear %s\n", n.Reject)
