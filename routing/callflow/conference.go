@@ -62,6 +62,7 @@ type ConferenceStore interface {
 	JoinRoom(ctx context.Context, name string, m routing.RoomMember, ttl time.Duration) (routing.RoomMember, error)
 	TouchMember(ctx context.Context, name, id string, joined time.Time, ttl time.Duration) (bool, error)
 	LeaveRoom(ctx context.Context, name, id, node string) (int, error)
+	RestoreMember(ctx context.Context, name string, m routing.RoomMember, ttl time.Duration) error
 	Roster(ctx context.Context, name string) ([]routing.RoomMember, error)
 }
 
@@ -250,7 +251,13 @@ type roomCall struct {
 	moh     bool
 	muted   bool // as applied on the PBX
 	modSeen bool // a moderator was in the room since this member came
+	modGone int  // polls in a row without a moderator since
 }
+
+// moderatorGonePolls: a room that ends with its moderator ends after this
+// many polls in a row without one (not on one read: after a store outage
+// the moderator's call puts itself back within a poll).
+const moderatorGonePolls = 3
 
 func (r *roomCall) logw(msg string, args ...any) { r.log.Warn(msg, args...) }
 
@@ -303,9 +310,11 @@ func (r *roomCall) run() error {
 		}
 		me, found := memberOf(roster, r.me.ID)
 		if !found {
-			r.logw("no longer in the room's roster (its lease ran out): hanging up")
-			c.hangupBy = "system"
-			return c.hangupIn(CauseNormal)
+			// The store lost it (an outage longer than the lease, a
+			// failover): the caller is still here, so back it goes.
+			r.logw("missing from the room's roster: registering again")
+			r.restore()
+			continue
 		}
 		if me.Kicked {
 			r.log.Info("kicked by an operator")
@@ -328,10 +337,13 @@ func (r *roomCall) run() error {
 				r.log.Info("mute applied", "on", on)
 			}
 		}
-		if modIn {
-			r.modSeen = true
+		switch {
+		case modIn:
+			r.modSeen, r.modGone = true, 0
+		case r.modSeen:
+			r.modGone++
 		}
-		if r.room.EndWithModerator && !r.me.Moderator && r.modSeen && !modIn {
+		if r.room.EndWithModerator && !r.me.Moderator && r.modGone >= moderatorGonePolls {
 			r.log.Info("the moderator left: the room ends")
 			c.hangupBy, c.ended = "system", time.Now()
 			return c.hangupIn(CauseNormal)
@@ -428,6 +440,21 @@ func (r *roomCall) refresh() {
 	}
 	if host, err := r.cs.ClaimRoom(ctx, r.room.Name, c.e.o.Node, RoomLease); err == nil && host != c.e.o.Node {
 		r.logw("another node took the room's host lock", "host", host)
+	}
+}
+
+// restore puts the member back in the roster as it is.
+func (r *roomCall) restore() {
+	c := r.c
+	m := r.me
+	m.Muted = r.muted
+	if r.joined {
+		m.Joined = c.answered
+	}
+	ctx, cancel := c.storeCtx()
+	defer cancel()
+	if err := r.cs.RestoreMember(ctx, r.room.Name, m, RoomLease); err != nil {
+		c.e.m.storeErrors.Inc()
 	}
 }
 

@@ -175,3 +175,44 @@ func TestRoomMissingNotInService(t *testing.T) {
 		})
 	}
 }
+
+// The store loses the roster (an outage longer than the lease, a failover
+// to an empty replica): nobody in the room is dropped, not even in a room
+// that ends with its moderator; each call puts its member back.
+func TestRoomSurvivesLostRoster(t *testing.T) {
+	r := redistest.Start(t)
+	store := redisstore.New(r.Client(), redisstore.Options{})
+	ctx := context.Background()
+	if err := store.AddRoom(ctx, routing.Room{Name: "standup", ModeratorPIN: "9876", EndWithModerator: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.AddNumber(ctx, routing.Number{DID: roomDID, Route: routing.Route{Conference: "standup"}}); err != nil {
+		t.Fatal(err)
+	}
+	p := newRoomPBX()
+	e := callflow.New(callflow.Options{PBX: p, Store: store, Node: "n1"})
+	p.e = e
+	inbound(e, "mod", roomDID)
+	roomWait(t, "the PIN asked", func() bool { return slices.Contains(p.heard("mod"), callflow.PromptEnterPIN) })
+	for _, d := range "9876#" {
+		e.Dispatch(callflow.Event{Kind: callflow.EvDTMF, Leg: "mod", Digit: string(d)})
+	}
+	roomWait(t, "the moderator in", func() bool { return p.room("mod") != "" })
+	inbound(e, "a", roomDID)
+	roomWait(t, "the PIN asked", func() bool { return slices.Contains(p.heard("a"), callflow.PromptEnterPIN) })
+	e.Dispatch(callflow.Event{Kind: callflow.EvDTMF, Leg: "a", Digit: "#"})
+	roomWait(t, "the participant in", func() bool { return p.room("a") != "" })
+	r.Client().Del(ctx, "vnum:conf:{standup}:roster", "vnum:conf:{standup}:live")
+	roomWait(t, "both back in the roster", func() bool { m, _ := store.Roster(ctx, "standup"); return len(m) == 2 })
+	time.Sleep(5 * callflow.RoomPoll)
+	if p.wasHungUp("a") || p.wasHungUp("mod") {
+		t.Fatal("a lost roster dropped a caller")
+	}
+	// The moderator leaves for real: the room ends.
+	e.Dispatch(callflow.Event{Kind: callflow.EvHangup, Leg: "mod"})
+	roomWait(t, "the participant hung up after the moderator left", func() bool { return p.wasHungUp("a") })
+	e.Dispatch(callflow.Event{Kind: callflow.EvHangup, Leg: "a"})
+	roomWait(t, "every call over", func() bool { return e.Active() == 0 })
+	e.Wait()
+	p.wg.Wait()
+}

@@ -96,6 +96,19 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
 `)
 
+// restoreScript puts a member back in the roster as it was (after a
+// store outage or failover lost it). KEYS: roster, live. ARGV: id, member
+// JSON, deadline ms, ttl ms, joined ms ("" while waiting), muted 1/"".
+var restoreScript = redis.NewScript(`
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], ARGV[1] .. ':joined', ARGV[5]) end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], ARGV[1] .. ':muted', ARGV[6]) end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return 1
+`)
+
 // leaveScript removes a member and, when the roster is then empty,
 // frees the room's node lock if this node holds it. KEYS: roster, live,
 // node lock. ARGV: id, node, now ms. It returns the members left.
@@ -329,6 +342,30 @@ func (s *Store) TouchMember(ctx context.Context, name, id string, joined time.Ti
 		return false, fmt.Errorf("room %s: refresh member %s: %w: %w", name, id, ErrUnavailable, err)
 	}
 	return n == 1, nil
+}
+
+// RestoreMember puts a live member back in the roster with its id (its
+// call found it missing: the store lost it in an outage or a failover).
+// No size or lock check: the caller is in the room already. m.Muted is
+// kept (as applied on the PBX); m.Kicked is not.
+func (s *Store) RestoreMember(ctx context.Context, name string, m routing.RoomMember, ttl time.Duration) error {
+	id, joined, muted := m.ID, "", ""
+	if !m.Joined.IsZero() {
+		joined = strconv.FormatInt(m.Joined.UnixMilli(), 10)
+	}
+	if m.Muted {
+		muted = "1"
+	}
+	m.Muted, m.Kicked, m.Joined = false, false, time.Time{}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("room %s: %w", name, err)
+	}
+	if err := restoreScript.Run(ctx, s.rdb, []string{rosterKey(name), liveKey(name)}, id, b,
+		s.now().Add(ttl).UnixMilli(), ttl.Milliseconds(), joined, muted).Err(); err != nil {
+		return fmt.Errorf("room %s: restore member %s: %w: %w", name, id, ErrUnavailable, err)
+	}
+	return nil
 }
 
 // LeaveRoom removes a member; when nobody is left, the room's node lock

@@ -258,3 +258,33 @@ func TestRoomKeysShareOneSlot(t *testing.T) {
 		t.Fatalf("%+v %v", rooms, err)
 	}
 }
+
+// A member the store lost (outage, failover) is put back by its call with
+// its id, join time and mute state, past the size check.
+func TestRestoreMember(t *testing.T) {
+	ctx := context.Background()
+	s, srv := newStore(t, redisstore.Options{})
+	if err := s.AddRoom(ctx, routing.Room{Name: "r", MaxParticipants: 2}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.JoinRoom(ctx, "r", routing.RoomMember{CallID: "a", Node: "n1", Moderator: true}, time.Minute)
+	b, _ := s.JoinRoom(ctx, "r", routing.RoomMember{CallID: "b", Node: "n1"}, time.Minute)
+	srv.Client().Del(ctx, "vnum:conf:{r}:roster", "vnum:conf:{r}:live")
+	if m, _ := s.Roster(ctx, "r"); len(m) != 0 {
+		t.Fatalf("%+v", m)
+	}
+	joined := time.Now().Truncate(time.Millisecond)
+	a.Joined, a.Muted = joined, true
+	for _, m := range []routing.RoomMember{a, b} {
+		if err := s.RestoreMember(ctx, "r", m, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, _ := s.Roster(ctx, "r")
+	if len(m) != 2 || m[0].ID != a.ID || !m[0].Moderator || !m[0].Muted || !m[0].Joined.Equal(joined) || m[1].ID != b.ID || !m[1].Joined.IsZero() {
+		t.Fatalf("restored roster %+v", m)
+	}
+	if _, err := s.JoinRoom(ctx, "r", routing.RoomMember{CallID: "c"}, time.Minute); !errors.Is(err, routing.ErrRoomFull) {
+		t.Fatalf("the restored roster does not count: %v", err)
+	}
+}
