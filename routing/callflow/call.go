@@ -362,6 +362,12 @@ func (c *call) forward(d routing.Decision) error {
 		}
 		last = cause
 	}
+	return c.nobodyAnswered(d, last)
+}
+
+// nobodyAnswered ends a call no target took: voicemail when the number
+// has it, else busy. last is the last target's failure.
+func (c *call) nobodyAnswered(d routing.Decision, last Cause) error {
 	c.outcome = map[Cause]string{CauseBusy: "busy", CauseNoAnswer: "no-answer"}[last]
 	if c.outcome == "" {
 		c.outcome = "failed"

@@ -239,15 +239,7 @@ func (c *call) conference(d routing.Decision, members map[LegID]bool) error {
 	for {
 		if len(ringing) == 0 && len(members) == 0 {
 			if c.answered.IsZero() {
-				c.outcome = map[Cause]string{CauseBusy: "busy", CauseNoAnswer: "no-answer"}[last]
-				if c.outcome == "" {
-					c.outcome = "failed"
-				}
-				if d.Voicemail {
-					return c.voicemail()
-				}
-				c.hangupBy = "system"
-				return c.hangupIn(CauseBusy)
+				return c.nobodyAnswered(d, last)
 			}
 			// Everyone else left: the caller is alone in the room.
 			c.hangupBy, c.ended = "callee", time.Now()

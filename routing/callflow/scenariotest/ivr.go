@@ -41,6 +41,13 @@ func setMenu(t *testing.T, e *Env) {
 	}
 }
 
+// connectedTo waits until the caller and a party talk in one bridge or
+// room.
+func connectedTo(t *testing.T, c, callee Party, what string) {
+	t.Helper()
+	eventually(t, what, func() bool { return callee.Answered() && c.Room() != "" && c.Room() == callee.Room() })
+}
+
 // heardLike reports whether a party heard a sound whose name contains s.
 func heardLike(p Party, s string) bool {
 	for _, h := range p.Heard() {
@@ -58,7 +65,7 @@ func ivrDigitForwards(t *testing.T, e *Env) {
 	eventually(t, "the menu answered and playing", func() bool { return c.Answered() && heardLike(c, "vnum-welcome") })
 	c.Press("1")
 	callee := reached(t, e, mobile, 1)[0]
-	eventually(t, "the caller connected to option 1", func() bool { return callee.Answered() && c.Room() != "" && c.Room() == callee.Room() })
+	connectedTo(t, c, callee, "the caller connected to option 1")
 	sawProxy(t, callee, did)
 	c.Hangup()
 	wait(t, callee, "the callee")
@@ -74,7 +81,7 @@ func ivrSubmenu(t *testing.T, e *Env) {
 	eventually(t, "the submenu's prompt", func() bool { return heardLike(c, "vnum-sales") })
 	c.Press("1")
 	callee := reached(t, e, desk, 1)[0]
-	eventually(t, "the caller connected to the submenu's option", func() bool { return callee.Answered() && c.Room() == callee.Room() && c.Room() != "" })
+	connectedTo(t, c, callee, "the caller connected to the submenu's option")
 	if n := len(e.PBX.Reached(mobile)); n != 0 {
 		t.Fatalf("the main menu's target was rung %d time(s)", n)
 	}
@@ -113,7 +120,7 @@ func ivrInvalidRetry(t *testing.T, e *Env) {
 	eventually(t, "the invalid-input prompt", func() bool { return heardLike(c, "vnum-invalid") })
 	c.Press("1")
 	callee := reached(t, e, mobile, 1)[0]
-	eventually(t, "connected after the retry", func() bool { return callee.Answered() && c.Room() == callee.Room() && c.Room() != "" })
+	connectedTo(t, c, callee, "connected after the retry")
 	c.Hangup()
 	wait(t, callee, "the callee")
 }
