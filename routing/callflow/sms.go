@@ -59,7 +59,9 @@ func (e *Engine) message(m *Message) {
 }
 
 // relay decides one message and sends it on. Nothing of the sender (its
-// number, the text) is logged.
+// number, the text) is logged. A message.received notice (webhooks)
+// reports each decided message: the sender in the form the privacy policy
+// lets records keep, the result and the reason; never the text.
 func (e *Engine) relay(m Message) {
 	// The DID as PBXs give it: E.164, national, or international digits
 	// without '+' (Asterisk's "pjsip:14155550100@host").
@@ -69,9 +71,14 @@ func (e *Engine) relay(m Message) {
 	if at.IsZero() {
 		at = time.Now()
 	}
+	from := routing.NormalizeCaller(m.From, e.o.Region)
 	result := func(r routing.MessageAction, reason routing.Reason) {
 		e.m.messages.WithLabelValues(string(r)).Inc()
 		log.Info("message", "result", string(r), "reason", string(reason))
+		if e.o.Notify != nil {
+			e.o.Notify(Notice{Type: "message.received", DID: did, At: at.UTC(),
+				Data: map[string]any{"from": e.o.Privacy.Record(from), "result": string(r), "reason": string(reason)}})
+		}
 	}
 	ms := e.messageStore()
 	if ms == nil {
@@ -79,7 +86,7 @@ func (e *Engine) relay(m Message) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.o.StoreTimeout)
-	d, err := ms.DecideMessage(ctx, routing.MessageIn{DID: did, From: routing.NormalizeCaller(m.From, e.o.Region),
+	d, err := ms.DecideMessage(ctx, routing.MessageIn{DID: did, From: from,
 		Size: len(m.Body), At: at})
 	cancel()
 	if err != nil {

@@ -56,11 +56,15 @@ func (p *msgPBX) all() []sent {
 	return append([]sent(nil), p.sent...)
 }
 
-func newMsgEngine(t *testing.T, pbx *msgPBX, st *msgStore) (*callflow.Engine, *prometheus.Registry) {
+func newMsgEngine(t *testing.T, pbx *msgPBX, st *msgStore, notify ...func(callflow.Notice)) (*callflow.Engine, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	e := callflow.New(callflow.Options{PBX: pbx, Store: nil, Messages: st, Node: "n1", Region: "FR",
-		Metrics: callflow.NewMetrics(reg), PBXTimeout: time.Second})
+	o := callflow.Options{PBX: pbx, Store: nil, Messages: st, Node: "n1", Region: "FR",
+		Metrics: callflow.NewMetrics(reg), PBXTimeout: time.Second, Privacy: routing.Privacy{Caller: routing.StoreLast4}}
+	if len(notify) > 0 {
+		o.Notify = notify[0]
+	}
+	e := callflow.New(o)
 	t.Cleanup(e.Wait)
 	return e, reg
 }
@@ -106,7 +110,9 @@ func TestMessageRelayedFromTheDID(t *testing.T) {
 		return routing.MessageDecision{Action: routing.MessageRelay, From: m.DID,
 			To: []routing.Target{{E164: "+33612345678"}, {SIPURI: "sip:b@example.com"}}}, nil
 	}}
-	e, reg := newMsgEngine(t, pbx, st)
+	var mu sync.Mutex
+	var notices []callflow.Notice
+	e, reg := newMsgEngine(t, pbx, st, func(n callflow.Notice) { mu.Lock(); notices = append(notices, n); mu.Unlock() })
 	body := "line one\n\nline two: {x} 'q' | \"z\""
 	e.Dispatch(callflow.Event{Kind: callflow.EvMessage, Message: &callflow.Message{From: "447700900123", To: "33187654321", Body: body}})
 	waitFor(t, "two sends", func() bool { return len(pbx.all()) == 2 })
@@ -121,7 +127,19 @@ func TestMessageRelayedFromTheDID(t *testing.T) {
 	if in.DID != "+33187654321" || in.From != "+447700900123" || in.Size != len(body) {
 		t.Fatalf("the store was asked %+v", in)
 	}
-	waitFor(t, "the relayed count", func() bool { return count(t, reg, "relayed") == 1 })
+	waitFor(t, "the relayed count and notice", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return count(t, reg, "relayed") == 1 && len(notices) == 1
+	})
+	// The webhook notice: the sender as the privacy policy keeps it
+	// (last 4 digits here), no text.
+	mu.Lock()
+	defer mu.Unlock()
+	if len(notices) != 1 || notices[0].Type != "message.received" || notices[0].DID != "+33187654321" ||
+		notices[0].Data["from"] != "…0123" || notices[0].Data["result"] != "relayed" || len(notices[0].Data) != 3 {
+		t.Fatalf("notices %+v", notices)
+	}
 }
 
 // Blocked, dropped and failed messages send nothing and are counted; a
