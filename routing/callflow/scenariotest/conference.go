@@ -9,6 +9,7 @@ import (
 
 	"github.com/vnum/vnum/routing"
 	"github.com/vnum/vnum/routing/callflow"
+	"github.com/vnum/vnum/routing/ivr"
 )
 
 // Conference scenarios. A room's callers each call the room's DID; a
@@ -36,6 +37,7 @@ var conferenceScenarios = []struct {
 	{"ConferenceModeratorReleasesWaitingCallers", confModerator},
 	{"ConferenceFull", confFull},
 	{"ConferenceMuteKickLockFromCLI", confMuteKick},
+	{"ConferenceFromIVRRecorded", confIVRRecorded},
 }
 
 func addRoom(t *testing.T, e *Env, r routing.Room) {
@@ -241,6 +243,61 @@ func confMuteKick(t *testing.T, e *Env) {
 	noLiveCalls(t, e)
 	for _, r := range cdrs(t, e, 4) {
 		if r.Outcome == "answered" && !strings.HasPrefix(r.Target, "room ") {
+			t.Fatalf("CDR %+v", r)
+		}
+	}
+}
+
+const roomMenu = `start: main
+menus:
+  main:
+    prompt: sound:vnum-welcome
+    timeout: 2s
+    options:
+      "1": {forward: ["+33612345678"]}
+      "3": {conference: standup}
+`
+
+// confIVRRecorded: an IVR option leads to a recorded room; the recording
+// is stored with the first caller's call and listed.
+func confIVRRecorded(t *testing.T, e *Env) {
+	ctx := context.Background()
+	addNumber(t, e)
+	if err := e.Store.AddRoom(ctx, routing.Room{Name: roomName, Record: true}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ivr.Parse([]byte(roomMenu), "FR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Store.SetIVR(ctx, did, m); err != nil {
+		t.Fatal(err)
+	}
+	a := callRoom(t, e, 1)
+	eventually(t, "the menu", func() bool { return a.Answered() && heardLike(a, "vnum-welcome") })
+	a.Press("3")
+	inRoom(t, a, "the caller who pressed 3")
+	b := callRoom(t, e, 2)
+	eventually(t, "the menu", func() bool { return heardLike(b, "vnum-welcome") })
+	b.Press("3")
+	inRoom(t, b, "the second caller who pressed 3")
+	time.Sleep(1100 * time.Millisecond)
+	a.Hangup()
+	b.Hangup()
+	roster(t, e, 0)
+	var recs []routing.Recording
+	eventually(t, "the room's recording listed", func() bool {
+		recs, _ = e.Store.ListRecordings(ctx, did)
+		return len(recs) == 1
+	})
+	if recs[0].Kind != "call" || recs[0].Name == "" {
+		t.Fatalf("recording %+v", recs[0])
+	}
+	if len(e.PBX.Recordings()) == 0 {
+		t.Fatal("the PBX holds no recording")
+	}
+	for _, r := range cdrs(t, e, 2) {
+		if r.Outcome != "answered" || r.Target != "room "+roomName {
 			t.Fatalf("CDR %+v", r)
 		}
 	}
