@@ -176,6 +176,7 @@ func (d *Driver) translate(ev wireEvent) (callflow.Event, bool) {
 func (d *Driver) Run(ctx context.Context, sink callflow.Sink) error {
 	b := backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
 		backoff.WithMaxInterval(d.o.MaxBackoff), backoff.WithMaxElapsedTime(0))
+	defer d.unsubscribeMessages()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -320,6 +321,7 @@ type counters struct {
 	connected  atomic.Bool
 	reconnects atomic.Int64
 	badEvents  atomic.Int64
+	subscribed atomic.Bool // the app is subscribed to MessageSource (sms.go)
 }
 
 // snoopPrefix names the snoop channels vnum records calls through.

@@ -198,6 +198,24 @@ func scrubURL(err error) error {
 	return err
 }
 
+// unsubscribeMessages drops the app's subscription to MessageSource when
+// vnumd stops, so that a carrier's MESSAGE gets 404 while no vnumd
+// listens (with the subscription left, Asterisk answers 202 and drops
+// it). After a crash the subscription stays; the next vnumd reuses it.
+func (d *Driver) unsubscribeMessages() {
+	if !d.subscribed.Swap(false) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := d.bounded(ctx, "unsubscribe "+MessageSource, func() error {
+		return d.client.Application().Unsubscribe(ari.NewKey(ari.ApplicationKey, d.o.App), MessageSource)
+	})
+	if err != nil {
+		d.log.Warn("unsubscribing from inbound messages", "source", MessageSource, "err", err)
+	}
+}
+
 // subscribeMessages subscribes the app to MessageSource unless it is
 // subscribed already (a reconnect, or a subscription left by an earlier
 // process: they outlive the WebSocket and are reference counted).
@@ -212,9 +230,14 @@ func (d *Driver) subscribeMessages(ctx context.Context) error {
 		return err
 	}
 	if slices.Contains(app.EndpointIDs, strings.TrimPrefix(MessageSource, "endpoint:")) {
+		d.subscribed.Store(true)
 		return nil
 	}
-	return d.bounded(ctx, "subscribe "+MessageSource, func() error {
+	err := d.bounded(ctx, "subscribe "+MessageSource, func() error {
 		return d.client.Application().Subscribe(key, MessageSource)
 	})
+	if err == nil {
+		d.subscribed.Store(true)
+	}
+	return err
 }

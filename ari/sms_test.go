@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vnum/vnum/ari"
+	"github.com/vnum/vnum/ari/aritest"
 	"github.com/vnum/vnum/routing"
 	"github.com/vnum/vnum/routing/callflow"
 )
@@ -138,5 +139,40 @@ func TestSendMessageErrorsKeepTheTextOut(t *testing.T) {
 	}
 	if n := len(w.srv.Messages()); n != 0 {
 		t.Fatalf("%d messages accepted, want none", n)
+	}
+}
+
+// A vnumd that stops drops its subscription: while none listens, the
+// carrier gets 404 (a failure it can report) rather than a 202 for a
+// message Asterisk would drop.
+func TestStopUnsubscribesMessages(t *testing.T) {
+	srv, err := aritest.New(aritest.Options{User: "vnum", Password: "s3cret-ari", App: "vnum"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	drv, err := ari.New(ari.Options{URL: srv.URL(), User: "vnum", Password: "s3cret-ari", App: "vnum", Trunk: trunk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = drv.Run(ctx, &sink{})
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.InboundMessage(`<sip:+447700900123@127.0.0.1>`, "pjsip:33187654321@127.0.0.1", "x") != 202 {
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatal("never subscribed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if st := srv.InboundMessage(`<sip:+447700900123@127.0.0.1>`, "pjsip:33187654321@127.0.0.1", "x"); st != 404 {
+		t.Fatalf("after vnumd stopped the carrier got %d, want 404", st)
 	}
 }
