@@ -24,6 +24,20 @@ func stopClient(t *testing.T, s *Server, cancel context.CancelFunc) {
 	}
 }
 
+// waitApp waits until the application is registered on the server: the
+// client may return from ConnectWithContext before the server has taken
+// its WebSocket (under load, a call placed at once found no application).
+func waitApp(t *testing.T, s *Server) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !s.Connected("vnum") {
+		if time.Now().After(deadline) {
+			t.Fatal("the client's application never connected")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func waitEvent(t *testing.T, sub ari.Subscription, what string) ari.Event {
 	t.Helper()
 	select {
@@ -56,6 +70,7 @@ func TestNativeClientForwardCall(t *testing.T) {
 	// Not cl.Close(): it races with the client's own listen goroutine on
 	// its connected flag (a known defect); cancelling the context suffices.
 	defer stopClient(t, s, cancel)
+	waitApp(t, s)
 
 	info, err := cl.Asterisk().Info(nil)
 	if err != nil || info.SystemInfo.Version != "22.10.1" {
@@ -187,6 +202,7 @@ func TestNativeClientPlaybackAndBusy(t *testing.T) {
 	// Not cl.Close(): it races with the client's own listen goroutine on
 	// its connected flag (a known defect); cancelling the context suffices.
 	defer stopClient(t, s, cancel)
+	waitApp(t, s)
 	starts := cl.Bus().Subscribe(nil, ari.Events.StasisStart)
 	defer starts.Cancel()
 	caller, err := s.Inbound(InboundCall{DID: "15551230001", CallerNumber: "+14155550100"})
@@ -240,6 +256,7 @@ func TestNativeClientReconnectsAfterDrop(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stopClient(t, s, cancel)
+	waitApp(t, s)
 	caller, err := s.Inbound(InboundCall{DID: "15551230001"})
 	if err != nil {
 		t.Fatal(err)
