@@ -96,3 +96,27 @@ func TestDecideMessageSessionAndStoreDown(t *testing.T) {
 		t.Fatalf("store down: %+v %v", d, err)
 	}
 }
+
+// BenchmarkDecideMessage: a stranger's message (the decision's snapshot
+// plus the thread's SET) and the owner's reply (snapshot, thread GET,
+// PEXPIRE), against a real redis-server.
+func BenchmarkDecideMessage(b *testing.B) {
+	ctx := context.Background()
+	s, _ := newStore(b, redisstore.Options{})
+	if err := s.AddNumber(ctx, number()); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name, from string
+	}{{"stranger", caller}, {"owner-reply", mobile}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				d, err := s.DecideMessage(ctx, routing.MessageIn{DID: did, From: bc.from, Size: 10})
+				if err != nil || d.Action != routing.MessageRelay {
+					b.Fatalf("%+v %v", d, err)
+				}
+			}
+		})
+	}
+}
