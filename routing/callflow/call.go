@@ -61,7 +61,11 @@ type call struct {
 	adopted   bool
 	legSeq    int
 	inUp      bool // the caller's leg is answered
-	plays     int  // prompts played to the caller whose end is not reported yet
+	// Prompts played per leg whose end is not reported yet, and how many
+	// of those ends nobody waits for any more (cut short by a key): those
+	// are dropped when they come, never taken for a later prompt's end.
+	playing map[LegID]int
+	skip    map[LegID]int
 }
 
 func newCall(e *Engine, id string, in Inbound) *call {
@@ -319,6 +323,15 @@ func (c *call) waitEvent(timer <-chan time.Time) (Event, bool) {
 func (c *call) waitEvent2(timer, timer2 <-chan time.Time) (Event, bool) {
 	for {
 		if ev, ok := c.ev.pop(); ok {
+			if ev.Kind == EvPlaybackDone {
+				if c.playing[ev.Leg] > 0 {
+					c.playing[ev.Leg]--
+				}
+				if c.skip[ev.Leg] > 0 {
+					c.skip[ev.Leg]--
+					continue
+				}
+			}
 			return ev, true
 		}
 		select {
@@ -424,6 +437,7 @@ func (c *call) dial(targets []routing.Target, d routing.Decision) (LegID, routin
 			c.log.Info("target declined the call")
 			_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Hangup(ctx, ev.Leg, CauseNormal) })
 		case ev.Kind == EvDTMF && confirm.pending(ev.Leg) && ev.Digit == acceptKey:
+			c.skipPlays(ev.Leg) // the confirm prompt, cut short
 			t := legs[ev.Leg]
 			confirm.done(ev.Leg)
 			delete(legs, ev.Leg)
@@ -450,7 +464,7 @@ func (c *call) dial(targets []routing.Target, d routing.Decision) (LegID, routin
 			if d.Confirm {
 				// The answering party must press a key: a carrier's
 				// voicemail greeting then never takes the call.
-				if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Play(ctx, ev.Leg, PromptConfirm) }); err != nil {
+				if err := c.playTo(ev.Leg, PromptConfirm); err != nil {
 					_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Hangup(ctx, ev.Leg, CauseNormal) })
 					continue
 				}
@@ -614,6 +628,27 @@ func (c *call) announce(p Prompt) error {
 	return c.hangupIn(CauseUnallocated)
 }
 
+// playTo asks the PBX to play a prompt to a leg, and counts it until its
+// end is reported.
+func (c *call) playTo(leg LegID, p Prompt) error {
+	err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Play(ctx, leg, p) })
+	if err == nil {
+		if c.playing == nil {
+			c.playing, c.skip = map[LegID]int{}, map[LegID]int{}
+		}
+		c.playing[leg]++
+	}
+	return err
+}
+
+// skipPlays: the flow waits no more for the prompts playing to leg now;
+// their ends will be dropped when reported.
+func (c *call) skipPlays(leg LegID) {
+	if c.skip != nil {
+		c.skip[leg] = c.playing[leg]
+	}
+}
+
 // play plays a prompt to the caller and waits for its end (or the
 // caller's).
 func (c *call) play(p Prompt) error { return c.playIn(p, nil) }
@@ -623,28 +658,25 @@ func (c *call) play(p Prompt) error { return c.playIn(p, nil) }
 // (barge-in); the prompt's end is still counted when it comes, so that it
 // is never taken for the end of a later prompt.
 func (c *call) playIn(p Prompt, dig *string) error {
-	if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Play(ctx, c.in.Leg, p) }); err != nil {
+	if err := c.playTo(c.in.Leg, p); err != nil {
 		return err
 	}
-	c.plays++
 	t := time.NewTimer(60 * time.Second)
 	defer t.Stop()
 	for {
 		ev, ok := c.waitEvent(t.C)
 		if !ok {
-			c.plays = 0 // the PBX never said: forget them
+			c.skipPlays(c.in.Leg) // the PBX never said: forget it
 			return nil
 		}
 		switch {
 		case ev.Kind == evDetach:
 			return errDetached
 		case ev.Kind == EvPlaybackDone && ev.Leg == c.in.Leg:
-			if c.plays--; c.plays <= 0 {
-				c.plays = 0
-				return nil
-			}
+			return nil
 		case ev.Kind == EvDTMF && ev.Leg == c.in.Leg && dig != nil:
 			*dig += ev.Digit
+			c.skipPlays(c.in.Leg)
 			return nil
 		case ev.Kind == EvHangup && ev.Leg == c.in.Leg:
 			c.hangupBy = "caller"

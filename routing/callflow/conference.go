@@ -224,8 +224,6 @@ func (c *call) collectPIN() (string, error) {
 		case ev.Kind == EvDTMF && ev.Leg == c.in.Leg:
 			digits += ev.Digit
 			t.Reset(pinNextKey)
-		case ev.Kind == EvPlaybackDone && ev.Leg == c.in.Leg && c.plays > 0:
-			c.plays-- // the prompt cut short by a key
 		case ev.Kind == EvHangup && ev.Leg == c.in.Leg:
 			c.hangupBy = "caller"
 			return "", errCallerGone

@@ -108,8 +108,6 @@ func (c *call) gather(prompts []ivr.Prompt, col *ivr.Collect) (string, error) {
 				return digits, nil
 			}
 			t.Reset(col.DigitTimeout)
-		case ev.Kind == EvPlaybackDone && ev.Leg == c.in.Leg && c.plays > 0:
-			c.plays-- // a prompt cut short by a key
 		case ev.Kind == EvHangup && ev.Leg == c.in.Leg:
 			c.hangupBy = "caller"
 			return "", errCallerGone

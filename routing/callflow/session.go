@@ -120,7 +120,7 @@ func (c *call) startRecording(d routing.Decision, bridge string, parties ...LegI
 	if d.Consent {
 		waiting := map[LegID]bool{}
 		for _, leg := range parties {
-			if c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Play(ctx, leg, PromptConsent) }) == nil {
+			if c.playTo(leg, PromptConsent) == nil {
 				waiting[leg] = true
 			}
 		}
@@ -282,7 +282,7 @@ func (c *call) conference(d routing.Decision, members map[LegID]bool) error {
 				continue
 			}
 			if d.Confirm {
-				if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Play(ctx, ev.Leg, PromptConfirm) }); err != nil {
+				if err := c.playTo(ev.Leg, PromptConfirm); err != nil {
 					hangup(ev.Leg)
 					continue
 				}
@@ -298,6 +298,7 @@ func (c *call) conference(d routing.Decision, members map[LegID]bool) error {
 			confirm.done(ev.Leg)
 			hangup(ev.Leg)
 		case ev.Kind == EvDTMF && confirm.pending(ev.Leg) && ev.Digit == acceptKey:
+			c.skipPlays(ev.Leg) // the confirm prompt, cut short
 			t := ringing[ev.Leg]
 			confirm.done(ev.Leg)
 			delete(ringing, ev.Leg)
