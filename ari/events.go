@@ -201,14 +201,15 @@ func (d *Driver) Run(ctx context.Context, sink callflow.Sink) error {
 		d.connected.Store(true)
 		d.reconnects.Add(1)
 		d.log.Info("ARI event stream connected", "app", d.o.App)
-		wg.Add(1)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			d.keepSubscribed(ctx)
+		}()
 		go func() {
 			defer wg.Done()
 			rctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
-			if err := d.subscribeMessages(rctx); err != nil {
-				d.log.Warn("subscribing to inbound messages", "source", MessageSource, "err", err)
-			}
 			if err := sink.Reconcile(rctx); err != nil {
 				d.log.Warn("reconcile after connect", "err", err)
 			}
@@ -322,6 +323,7 @@ type counters struct {
 	reconnects atomic.Int64
 	badEvents  atomic.Int64
 	subscribed atomic.Bool // the app is subscribed to MessageSource (sms.go)
+	subMu      sync.Mutex  // one subscription check at a time (sms.go)
 }
 
 // snoopPrefix names the snoop channels vnum records calls through.

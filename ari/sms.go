@@ -216,10 +216,36 @@ func (d *Driver) unsubscribeMessages() {
 	}
 }
 
+// keepSubscribed makes sure the app is subscribed to MessageSource after a
+// (re)connect, retrying with capped backoff for up to a minute (the app may
+// not be registered yet when the WebSocket has just opened; Asterisk may
+// be slow): without the subscription the carrier's messages get 404.
+func (d *Driver) keepSubscribed(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	wait := 100 * time.Millisecond
+	for {
+		err := d.subscribeMessages(ctx)
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			d.log.Warn("subscribing to inbound messages failed: the carrier's messages get 404 until the next reconnect",
+				"source", MessageSource, "err", err)
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
 // subscribeMessages subscribes the app to MessageSource unless it is
 // subscribed already (a reconnect, or a subscription left by an earlier
 // process: they outlive the WebSocket and are reference counted).
 func (d *Driver) subscribeMessages(ctx context.Context) error {
+	d.subMu.Lock()
+	defer d.subMu.Unlock()
 	key := ari.NewKey(ari.ApplicationKey, d.o.App)
 	var app *ari.ApplicationData
 	if err := d.bounded(ctx, "application", func() error {
