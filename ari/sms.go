@@ -167,7 +167,11 @@ func (d *Driver) MessageURI(t routing.Target) (string, error) {
 func (d *Driver) SendMessage(ctx context.Context, from string, to routing.Target, body string) error {
 	uri, err := d.MessageURI(to)
 	if err != nil {
-		return fmt.Errorf("ari: send message: %w", err)
+		if errors.Is(err, ErrConfig) {
+			return fmt.Errorf("ari: send message: %w", err)
+		}
+		// Not the target's text: it may be a sender's number (a reply).
+		return fmt.Errorf("ari: send message: the target is not an E.164 number or a safe sip: URI: %w", routing.ErrBadTarget)
 	}
 	f := digitsOnly(from)
 	if strings.TrimPrefix(f, "+") == "" {

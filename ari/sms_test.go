@@ -179,3 +179,13 @@ func TestStopUnsubscribesMessages(t *testing.T) {
 		t.Fatalf("after vnumd stopped the carrier got %d, want 404", st)
 	}
 }
+
+// A target that is not a number (a reply to a short code) is refused
+// without its text in the error (it is a sender's number).
+func TestSendMessageBadTargetNotInError(t *testing.T) {
+	w := newWorld(t, ari.Options{})
+	err := w.drv.SendMessage(w.ctx, "+33187654321", routing.Target{E164: "73055"}, "x")
+	if !errors.Is(err, routing.ErrBadTarget) || strings.Contains(err.Error(), "73055") {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -101,3 +101,13 @@ func TestSendMessageRefusals(t *testing.T) {
 		}
 	}
 }
+
+// A target that is not a number (a reply to a short code) is refused
+// without its text in the error (it is a sender's number).
+func TestSendMessageBadTargetNotInError(t *testing.T) {
+	l := newLab(t, nil, withMessaging)
+	err := l.drv.SendMessage(ctx5(t), "+33187654321", routing.Target{E164: "73055"}, "x")
+	if !errors.Is(err, routing.ErrBadTarget) || strings.Contains(err.Error(), "73055") {
+		t.Fatalf("error %v", err)
+	}
+}
