@@ -27,9 +27,13 @@ func asteriskCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
+			snd, err := sounds(c)
+			if err != nil {
+				return err
+			}
 			drv, err := ari.New(ari.Options{URL: c.String("ari-url"), User: c.String("ari-user"), Password: pw,
 				App: c.String("app"), Trunk: c.String("trunk"), SIPTemplate: c.String("sip-template"),
-				Record: c.String("record-method"), Logger: log})
+				Record: c.String("record-method"), Sounds: snd, Logger: log})
 			if err != nil {
 				return err
 			}

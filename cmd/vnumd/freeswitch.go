@@ -30,7 +30,11 @@ func freeswitchCmd() *cli.Command {
 			}
 			// esl.New refuses FreeSWITCH's default password and warns when
 			// the address is not on loopback.
-			drv, err := esl.New(esl.Options{Addr: c.String("esl-addr"), Password: pw, Trunk: c.String("trunk"),
+			snd, err := sounds(c)
+			if err != nil {
+				return err
+			}
+			drv, err := esl.New(esl.Options{Sounds: snd, Addr: c.String("esl-addr"), Password: pw, Trunk: c.String("trunk"),
 				SIPTemplate: c.String("sip-template"), RecordDir: c.String("record-dir"),
 				ConferenceProfile: c.String("conference-profile"), Logger: log})
 			if err != nil {

@@ -38,6 +38,7 @@ func main() { os.Exit(run(os.Args, os.Stderr)) }
 func commonFlags() []cli.Flag {
 	host, _ := os.Hostname()
 	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "sound", EnvVars: []string{"VNUM_SOUNDS"}, Usage: "override a prompt's sound: PROMPT=MEDIA (repeatable; e.g. recording-consent=sound:custom/call-recorded on Asterisk, a file path on FreeSWITCH)"},
 		&cli.StringFlag{Name: "redis", Value: "redis://127.0.0.1:6379/0", EnvVars: []string{"VNUM_REDIS"}, Usage: "Redis URL (one server, Sentinel with ?master_name=, or redis+cluster://)"},
 		&cli.StringFlag{Name: "redis-password-file", EnvVars: []string{"VNUM_REDIS_PASSWORD_FILE"}, Usage: "file holding the Redis password"},
 		&cli.StringFlag{Name: "trunk", EnvVars: []string{"VNUM_TRUNK"}, Required: true, Usage: "dial template for E.164 targets ({e164} or {digits})"},
@@ -200,4 +201,35 @@ func serve(c *cli.Context, log *slog.Logger, drv callflow.Driver) error {
 		}
 	}()
 	return d.Run(ctx)
+}
+
+// sounds reads the --sound PROMPT=MEDIA overrides; an unknown prompt or a
+// missing '=' is an error naming it (the driver checks the media itself).
+func sounds(c *cli.Context) (map[callflow.Prompt]string, error) {
+	known := map[callflow.Prompt]bool{}
+	for _, p := range []callflow.Prompt{callflow.PromptNotInService, callflow.PromptVoicemail, callflow.PromptBeep,
+		callflow.PromptConfirm, callflow.PromptConsent, callflow.PromptEnterPIN, callflow.PromptBadPIN,
+		callflow.PromptRoomFull, callflow.PromptRoomLocked, callflow.PromptJoinTone, callflow.PromptLeaveTone} {
+		known[p] = true
+	}
+	out := map[callflow.Prompt]string{}
+	for _, kv := range c.StringSlice("sound") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || v == "" {
+			return nil, fmt.Errorf("--sound %q: want PROMPT=MEDIA", clipArg(kv))
+		}
+		if !known[callflow.Prompt(k)] {
+			return nil, fmt.Errorf("--sound %q: unknown prompt %q", clipArg(kv), clipArg(k))
+		}
+		out[callflow.Prompt(k)] = v
+	}
+	return out, nil
+}
+
+// clipArg shortens a bad value for an error message.
+func clipArg(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
 }

@@ -226,4 +226,16 @@ func TestBadConfig(t *testing.T) {
 	if code != 1 || !strings.Contains(errb.String(), "voicemail:x") {
 		t.Fatalf("bad fallback: exit %d, stderr %q", code, errb.String())
 	}
+	for _, bad := range []struct{ pbx, flag, pwFlag, named string }{
+		{"asterisk", "greeting=sound:x", "--ari-password-file", "greeting"},
+		{"asterisk", "recording-consent", "--ari-password-file", "recording-consent"},
+		{"asterisk", "recording-consent=file:/etc/passwd", "--ari-password-file", "/etc/passwd"},
+		{"freeswitch", "beep", "--esl-password-file", "beep"},
+	} {
+		errb.Reset()
+		code = run([]string{"vnumd", bad.pbx, "--trunk", "PJSIP/{e164}@c", bad.pwFlag, pw, "--sound", bad.flag}, &errb)
+		if code != 1 || strings.Count(strings.TrimSpace(errb.String()), "\n") != 0 || !strings.Contains(errb.String(), bad.named) {
+			t.Fatalf("--sound %s: exit %d, stderr %q", bad.flag, code, errb.String())
+		}
+	}
 }
