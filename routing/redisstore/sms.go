@@ -11,6 +11,8 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/vnum/vnum/routing"
 )
@@ -42,6 +44,18 @@ func (s *Store) DecideMessage(ctx context.Context, m routing.MessageIn) (routing
 		}
 	}
 	d := routing.DecideMessage(m, snap, replyTo)
+	if d.Action == routing.MessageRelay && !d.Reply && s.vel.enabled() {
+		// The velocity limits count messages as attempts, like calls: a
+		// sender over a limit is put on the global blocklist (for calls
+		// too). The owner's replies are not counted.
+		why, verr := s.velocity(ctx, routing.Call{ID: "sms-" + strconv.FormatInt(time.Now().UnixNano(), 36), DID: m.DID, Caller: m.From, At: m.At})
+		if verr != nil {
+			s.log.Warn("velocity check", "did", m.DID, "err", verr)
+		}
+		if why != "" {
+			d = routing.MessageDecision{Action: routing.MessageBlocked, Reason: routing.ReasonVelocity, Detail: why, Trace: append(d.Trace, why)}
+		}
+	}
 	if d.Action == routing.MessageRelay && d.Thread != "" {
 		key, ttl := SMSThreadKey(m.DID, d.Thread), s.SMSRetention(snap.Number)
 		var werr error

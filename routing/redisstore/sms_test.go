@@ -120,3 +120,33 @@ func BenchmarkDecideMessage(b *testing.B) {
 		})
 	}
 }
+
+// The velocity limits count a sender's messages as attempts: over the
+// limit the sender is blocked (and put on the global blocklist, for calls
+// too); the owner's replies are never counted.
+func TestDecideMessageVelocity(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, redisstore.Options{Velocity: redisstore.Velocity{PerDID: 2, Window: time.Minute, Block: time.Hour}})
+	if err := s.AddNumber(ctx, number()); err != nil {
+		t.Fatal(err)
+	}
+	var got []routing.MessageAction
+	for range 3 {
+		d, err := s.DecideMessage(ctx, routing.MessageIn{DID: did, From: caller})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, d.Action)
+	}
+	if got[0] != routing.MessageRelay || got[1] != routing.MessageRelay || got[2] != routing.MessageBlocked {
+		t.Fatalf("three messages: %v", got)
+	}
+	if d, _ := s.Simulate(ctx, routing.Call{DID: did, Caller: caller}); d.Reason != routing.ReasonBlockedGlobal {
+		t.Fatalf("a call from the sender afterwards: %+v", d)
+	}
+	for range 4 {
+		if d, err := s.DecideMessage(ctx, routing.MessageIn{DID: did, From: mobile}); err != nil || !d.Reply {
+			t.Fatalf("owner's reply: %+v %v", d, err)
+		}
+	}
+}
