@@ -35,13 +35,15 @@ func describeRelease(r redisstore.Released) string {
 	if !p.Number {
 		rec = "no number record (already gone)"
 	}
-	fmt.Fprintf(&b, "purged %s, %s, %s, %s, %s, %s, %s\n", rec,
+	fmt.Fprintf(&b, "purged %s, %s, %s, %s, %s, %s, %s, %s, %s\n", rec,
 		count(p.BlockEntries, "blocklist entry", "blocklist entries"),
 		count(p.AllowEntries, "allowlist entry", "allowlist entries"),
 		count(p.Slots, "concurrency slot", "concurrency slots"),
 		count(p.MinuteCounters, "daily minutes counter", "daily minutes counters"),
 		count(p.CDRs, "CDR", "CDRs"),
-		count(p.Recordings, "recording/voicemail metadata record", "recording/voicemail metadata records"))
+		count(p.Recordings, "recording/voicemail metadata record", "recording/voicemail metadata records"),
+		count(p.SMSThreads, "SMS thread", "SMS threads"),
+		count(p.Webhooks, "webhook endpoint", "webhook endpoints"))
 	if p.FilesQueued > 0 {
 		fmt.Fprintf(&b, "%s queued for deletion from the PBX (vnumd's sweep deletes them)\n", count(p.FilesQueued, "recording file", "recording files"))
 	}

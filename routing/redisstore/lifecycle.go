@@ -24,6 +24,8 @@ type Purged struct {
 	// FilesQueued: recording and voicemail files queued for deletion from
 	// the PBX (vnumd's sweep deletes them: DrainDeletions).
 	FilesQueued int `json:"files_queued"`
+	SMSThreads  int `json:"sms_threads"`
+	Webhooks    int `json:"webhooks"` // the number's own endpoints (they belong to its owner)
 }
 
 // Released says what happened to a released number.
@@ -195,13 +197,19 @@ func (s *Store) purge(ctx context.Context, did string) (Purged, error) {
 		blockN = pl.HLen(ctx, blockKey(did))
 		allowN = pl.HLen(ctx, allowKey(did))
 		slotN = pl.ZCard(ctx, slotsKey(did))
-		pl.Del(ctx, append([]string{recIndexKey(did), blockKey(did), allowKey(did), slotsKey(did), ivrKey(did)}, mins...)...)
+		pl.Del(ctx, append([]string{recIndexKey(did), blockKey(did), allowKey(did), slotsKey(did), ivrKey(did), mailboxKey(did)}, mins...)...)
 		return nil
 	})
 	if err != nil {
 		return fail("lists", err)
 	}
 	p.BlockEntries, p.AllowEntries, p.Slots, p.MinuteCounters = int(blockN.Val()), int(allowN.Val()), int(slotN.Val()), len(mins)
+	if p.SMSThreads, err = s.PurgeSMSThreads(ctx, did); err != nil {
+		return fail("sms threads", err)
+	}
+	if p.Webhooks, err = s.RemoveWebhooksForDID(ctx, did); err != nil {
+		return fail("webhooks", err)
+	}
 	n, err := s.rdb.Del(ctx, numKey(did)).Result()
 	if err != nil {
 		return fail("number", err)

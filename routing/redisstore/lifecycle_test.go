@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vnum/vnum/internal/webhook"
 	"github.com/vnum/vnum/routing"
 	"github.com/vnum/vnum/routing/redisstore"
 )
@@ -208,11 +209,23 @@ func TestReleasePurgesEverything(t *testing.T) {
 		}
 	}
 
+	// The owner's SMS thread, webhook and mailbox settings go too.
+	if err := srv.Client().Set(ctx, redisstore.SMSThreadKey(d, "t1"), "+4915112345678", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddWebhook(ctx, webhook.Endpoint{URL: "https://hooks.example.com/owner", DID: d, Secret: "0123456789abcdef-owner"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetMailbox(ctx, d, routing.Mailbox{Greeting: "sound:owner-greeting", MaxMessage: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+
 	r, err := s.ReleaseNumber(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := redisstore.Purged{Number: true, BlockEntries: 2, AllowEntries: 1, Slots: 1, MinuteCounters: 2, CDRs: 2, Recordings: 2, FilesQueued: 2}
+	want := redisstore.Purged{Number: true, BlockEntries: 2, AllowEntries: 1, Slots: 1, MinuteCounters: 2, CDRs: 2, Recordings: 2, FilesQueued: 2,
+		SMSThreads: 1, Webhooks: 1}
 	if r.Purged != want || r.Pool != "eu" || !r.FreeAt.Equal(t0.Add(routing.DefaultCoolOff)) {
 		t.Fatalf("released %+v, want purged %+v", r, want)
 	}
