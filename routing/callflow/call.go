@@ -94,7 +94,7 @@ func adoptedCall(e *Engine, r routing.LiveCall) *call {
 	c.live.Node = e.o.Node
 	c.decision = routing.Decision{Action: routing.ActionForward, Reason: "adopted", SlotHeld: r.Slot}
 	c.outcome = "answered"
-	if r.State != stateBridged || r.Answered.IsZero() {
+	if (r.State != stateBridged && r.State != stateConference) || r.Answered.IsZero() {
 		// Interrupted by the restart before it was connected.
 		c.outcome, c.answered = "interrupted", time.Time{}
 	}
@@ -571,6 +571,10 @@ func (c *call) waitBridged(callee LegID, bridge string) error {
 func (c *call) runAdopted() {
 	defer c.finish()
 	r, _ := c.record()
+	if strings.HasPrefix(r.Bridge, PBXRoom("")) {
+		c.adoptRoom(r.Bridge)
+		return
+	}
 	if strings.HasPrefix(r.Bridge, roomOf("")) {
 		members := map[LegID]bool{}
 		for _, l := range r.Legs[1:] {

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/vnum/vnum/routing"
@@ -263,7 +264,7 @@ func (r *roomCall) logw(msg string, args ...any) { r.log.Warn(msg, args...) }
 // room ends.
 func (r *roomCall) run() error {
 	c := r.c
-	waiting := r.room.WaitForModerator && !r.me.Moderator
+	waiting := r.room.WaitForModerator && !r.me.Moderator && !r.joined // adopted members are in the room already
 	if waiting {
 		roster, err := r.roster()
 		if err == nil && moderatorIn(roster) {
@@ -277,8 +278,10 @@ func (r *roomCall) run() error {
 		} else {
 			r.moh = true
 		}
-	} else if err := r.join(nil); err != nil {
-		return err
+	} else if !r.joined {
+		if err := r.join(nil); err != nil {
+			return err
+		}
 	}
 	tick := time.NewTicker(RoomPoll)
 	defer tick.Stop()
@@ -405,6 +408,11 @@ func (r *roomCall) join(roster []routing.RoomMember) error {
 // tone, and the last one out removes the PBX room.
 func (r *roomCall) leave() {
 	c := r.c
+	select {
+	case <-c.e.detach:
+		return // the process lets go of its calls: the next one adopts this member as it is
+	default:
+	}
 	if c.ended.IsZero() {
 		c.ended = time.Now()
 	}
@@ -479,4 +487,51 @@ func memberOf(roster []routing.RoomMember, id string) (routing.RoomMember, bool)
 		}
 	}
 	return routing.RoomMember{}, false
+}
+
+// adoptRoom resumes a conference member after a restart: the caller is
+// still in the PBX room; the roster entry is found again by call id (or
+// the caller registered again, without moderator rights, when it lapsed).
+func (c *call) adoptRoom(pbxRoom string) {
+	name := strings.TrimPrefix(pbxRoom, PBXRoom(""))
+	log := c.log.With("room", name)
+	cs, ok := c.e.o.Store.(ConferenceStore)
+	if !ok {
+		_ = c.hangupIn(CauseNormal)
+		return
+	}
+	ctx, cancel := c.storeCtx()
+	room, err := cs.GetRoom(ctx, name)
+	var roster []routing.RoomMember
+	if err == nil {
+		roster, err = cs.Roster(ctx, name)
+	}
+	cancel()
+	if err != nil {
+		log.Warn("adopted conference member: room unreadable, hanging up", "err", err)
+		c.hangupBy = "system"
+		_ = c.hangupIn(CauseNormal)
+		return
+	}
+	me, found := routing.RoomMember{}, false
+	for _, m := range roster {
+		if m.CallID == c.id {
+			me, found = m, true
+		}
+	}
+	if !found {
+		ctx, cancel := c.storeCtx()
+		me, err = cs.JoinRoom(ctx, name, routing.RoomMember{CallID: c.id, Node: c.e.o.Node, Leg: string(c.in.Leg), Joined: c.answered}, RoomLease)
+		cancel()
+		if err != nil {
+			log.Warn("adopted conference member: roster refused it, hanging up", "err", err)
+			c.hangupBy = "system"
+			_ = c.hangupIn(CauseNormal)
+			return
+		}
+	}
+	c.inUp = true
+	r := &roomCall{c: c, cs: cs, room: room, me: me, log: log.With("member", me.ID), pbxRoom: pbxRoom, joined: true, muted: me.Muted}
+	defer r.leave()
+	_ = r.run()
 }

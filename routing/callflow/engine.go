@@ -499,7 +499,8 @@ func (e *Engine) adopt(ctx context.Context, r routing.LiveCall, live Live) {
 	alive := slices.DeleteFunc(slices.Clone(r.Legs), func(l string) bool { _, ok := live.Legs[LegID(l)]; return !ok })
 	log := e.log.With("call_id", r.ID, "did", r.DID)
 	room := strings.HasPrefix(r.Bridge, roomOf(""))
-	if r.State == stateBridged && ((len(r.Legs) == 2 && len(alive) == 2) ||
+	confMember := r.State == stateConference && strings.HasPrefix(r.Bridge, PBXRoom("")) && len(alive) == 1 && alive[0] == r.Legs[0]
+	if confMember || r.State == stateBridged && ((len(r.Legs) == 2 && len(alive) == 2) ||
 		(room && len(alive) >= 2 && len(r.Legs) > 0 && alive[0] == r.Legs[0])) {
 		r.Legs = alive // a room's parties who left meanwhile are gone
 		c := adoptedCall(e, r)
@@ -531,7 +532,7 @@ func (e *Engine) adopt(ctx context.Context, r routing.LiveCall, live Live) {
 		_ = e.o.PBX.Hangup(pctx, LegID(l), CauseNormal)
 		cancel()
 	}
-	if r.Bridge != "" {
+	if r.Bridge != "" && !strings.HasPrefix(r.Bridge, PBXRoom("")) { // a conference room is shared: others may be in it
 		pctx, cancel := context.WithTimeout(ctx, e.o.PBXTimeout)
 		_ = e.o.PBX.DestroyBridge(pctx, r.Bridge)
 		cancel()

@@ -38,6 +38,7 @@ var conferenceScenarios = []struct {
 	{"ConferenceFull", confFull},
 	{"ConferenceMuteKickLockFromCLI", confMuteKick},
 	{"ConferenceFromIVRRecorded", confIVRRecorded},
+	{"ConferenceSurvivesRestart", confRestart},
 }
 
 func addRoom(t *testing.T, e *Env, r routing.Room) {
@@ -300,5 +301,51 @@ func confIVRRecorded(t *testing.T, e *Env) {
 		if r.Outcome != "answered" || r.Target != "room "+roomName {
 			t.Fatalf("CDR %+v", r)
 		}
+	}
+}
+
+// confRestart: vnumd restarts while two callers talk in a room; the new
+// process adopts both: they stay in the room, an operator's mute still
+// works, and when they leave the roster and the registry empty.
+func confRestart(t *testing.T, e *Env) {
+	addRoom(t, e, routing.Room{})
+	a := callRoom(t, e, 1)
+	inRoom(t, a, "first caller")
+	b := callRoom(t, e, 2)
+	inRoom(t, b, "second caller")
+	members := roster(t, e, 2)
+	eventually(t, "both registered in the room", func() bool {
+		live, _ := e.Store.ListCalls(context.Background())
+		return len(live) == 2 && live[0].Bridge == pbxRoom && live[1].Bridge == pbxRoom
+	})
+	e.Restart()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-a.Done():
+		t.Fatal("the restart dropped the first caller")
+	case <-b.Done():
+		t.Fatal("the restart dropped the second caller")
+	default:
+	}
+	if a.Room() != pbxRoom || b.Room() != pbxRoom {
+		t.Fatalf("after the restart: rooms %q and %q", a.Room(), b.Room())
+	}
+	second := members[1]
+	mb, ok := b.(MutedParty)
+	if !ok {
+		t.Fatal("the adapter's parties do not implement MutedParty")
+	}
+	if err := e.Store.MuteMember(context.Background(), roomName, second.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a member muted by the adopting process", func() bool {
+		return mb.Muted() || a.(MutedParty).Muted()
+	})
+	a.Hangup()
+	b.Hangup()
+	roster(t, e, 0)
+	noLiveCalls(t, e)
+	if recs := cdrs(t, e, 2); recs[0].Outcome != "answered" || recs[1].Outcome != "answered" {
+		t.Fatalf("CDRs after adoption: %+v", recs)
 	}
 }
