@@ -750,6 +750,10 @@ loop:
 		case ev.Kind == EvRecordingDone && ev.Leg == c.in.Leg:
 			dur = ev.Duration
 			break loop
+		case ev.Kind == EvDTMF && ev.Leg == c.in.Leg && ev.Digit == "#":
+			// The caller is done: hanging up ends the recording on every
+			// PBX (Asterisk also stops it on '#' by itself).
+			break loop
 		case ev.Kind == EvHangup && ev.Leg == c.in.Leg:
 			c.hangupBy, gone = "caller", true
 			break loop

@@ -10,7 +10,7 @@ import (
 )
 
 // busyVoicemail: a busy owner, the caller hears the number's own greeting,
-// leaves a message; the owner lists it and deletes it, and the file goes
+// leaves a message ended by '#'; the owner lists it and deletes it, and the file goes
 // from the PBX too.
 func busyVoicemail(t *testing.T, e *Env) {
 	ctx := context.Background()
@@ -25,7 +25,8 @@ func busyVoicemail(t *testing.T, e *Env) {
 		t.Fatalf("the default greeting played though the mailbox has its own: %v", c.Heard())
 	}
 	time.Sleep(300 * time.Millisecond)
-	c.Hangup()
+	c.Press("#") // done: the message ends and vnumd hangs up
+	wait(t, c, "the caller after pressing # at the end of the message")
 	var msgs []routing.Recording
 	eventually(t, "the message listed", func() bool {
 		msgs, _ = e.Store.ListVoicemails(ctx, did)
