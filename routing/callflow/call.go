@@ -61,6 +61,7 @@ type call struct {
 	adopted   bool
 	legSeq    int
 	inUp      bool // the caller's leg is answered
+	holding   bool // music on hold plays to the caller (an answered caller waiting for targets)
 	// Prompts played per leg whose end is not reported yet, and how many
 	// of those ends nobody waits for any more (cut short by a key): those
 	// are dropped when they come, never taken for a later prompt's end.
@@ -141,16 +142,20 @@ func (q *evQueue) pop() (Event, bool) {
 	return ev, true
 }
 
-// unpop puts an event back at the head of the queue.
-func (q *evQueue) unpop(ev Event) {
+// unpopAll puts events back at the head of the queue, in their order.
+func (q *evQueue) unpopAll(evs []Event) {
+	if len(evs) == 0 {
+		return
+	}
 	q.mu.Lock()
-	q.q = append([]Event{ev}, q.q...)
+	q.q = append(append([]Event(nil), evs...), q.q...)
 	q.mu.Unlock()
 	select {
 	case q.ready <- struct{}{}:
 	default:
 	}
 }
+
 
 func (c *call) kill() { c.killOnce.Do(func() { close(c.killed) }) }
 
@@ -316,11 +321,13 @@ func (c *call) fallbackDecision() routing.Decision {
 // waitEvent waits for the next event of the call, or the operator's kill,
 // or the timer.
 func (c *call) waitEvent(timer <-chan time.Time) (Event, bool) {
-	return c.waitEvent2(timer, nil)
+	ev, fired := c.waitEvent2(timer, nil)
+	return ev, fired == 0
 }
 
-// waitEvent2 is waitEvent with two timers (either firing ends the wait).
-func (c *call) waitEvent2(timer, timer2 <-chan time.Time) (Event, bool) {
+// waitEvent2 is waitEvent with two timers: fired says which one ended the
+// wait (1 or 2; 0 for an event), so that neither tick is ever lost.
+func (c *call) waitEvent2(timer, timer2 <-chan time.Time) (ev Event, fired int) {
 	for {
 		if ev, ok := c.ev.pop(); ok {
 			if ev.Kind == EvPlaybackDone {
@@ -332,18 +339,18 @@ func (c *call) waitEvent2(timer, timer2 <-chan time.Time) (Event, bool) {
 					continue
 				}
 			}
-			return ev, true
+			return ev, 0
 		}
 		select {
 		case <-c.ev.ready:
 		case <-c.killed:
-			return Event{Kind: EvHangup, Leg: "", Cause: CauseNormal}, true
+			return Event{Kind: EvHangup, Leg: "", Cause: CauseNormal}, 0
 		case <-c.e.detach:
-			return Event{Kind: evDetach}, true
+			return Event{Kind: evDetach}, 0
 		case <-timer:
-			return Event{}, false
+			return Event{}, 1
 		case <-timer2:
-			return Event{}, false
+			return Event{}, 2
 		}
 	}
 }
@@ -381,6 +388,7 @@ func (c *call) forward(d routing.Decision) error {
 // nobodyAnswered ends a call no target took: voicemail when the number
 // has it, else busy. last is the last target's failure.
 func (c *call) nobodyAnswered(d routing.Decision, last Cause) error {
+	c.unhold()
 	c.outcome = map[Cause]string{CauseBusy: "busy", CauseNoAnswer: "no-answer"}[last]
 	if c.outcome == "" {
 		c.outcome = "failed"
@@ -419,9 +427,9 @@ func (c *call) dial(targets []routing.Target, d routing.Decision) (LegID, routin
 	confirm := newConfirmations(c.e.o.ConfirmTimeout)
 	defer confirm.stop()
 	for len(legs) > 0 {
-		ev, ok := c.waitEvent2(safety.C, confirm.timer())
-		if !ok {
-			if late := confirm.expired(); len(late) > 0 {
+		ev, fired := c.waitEvent2(safety.C, confirm.timer())
+		if fired != 0 {
+			if late := confirm.expired(); fired == 2 {
 				for _, leg := range late {
 					c.log.Info("target answered but did not confirm: treated as no answer")
 					_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Hangup(ctx, leg, CauseNormal) })
@@ -502,6 +510,7 @@ func (c *call) bridged(d routing.Decision, callee LegID, t routing.Target) error
 		_ = c.hangupIn(CauseFailed)
 		return err
 	}
+	c.unhold()
 	c.answered = time.Now()
 	c.outcome = "answered"
 	c.target = t.String()
@@ -785,9 +794,23 @@ loop:
 // already (an IVR that forwards): a 180 after the 200 means nothing.
 func (c *call) ringIn() error {
 	if c.inUp {
+		// Answered already (an IVR that forwards): ringback means nothing
+		// now, so the caller hears music while the targets ring.
+		if !c.holding && c.pbx(func(ctx context.Context) error { return c.e.o.PBX.MusicOnHold(ctx, c.in.Leg, true) }) == nil {
+			c.holding = true
+		}
 		return nil
 	}
 	return c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Ring(ctx, c.in.Leg) })
+}
+
+// unhold stops the music ringIn started (before the caller is connected,
+// hears voicemail or is hung up).
+func (c *call) unhold() {
+	if c.holding {
+		_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.MusicOnHold(ctx, c.in.Leg, false) })
+		c.holding = false
+	}
 }
 
 // answerIn answers the caller's leg once.

@@ -97,6 +97,7 @@ func (c *call) conferenceRoom(name string) error {
 	if err := c.answerIn(); err != nil {
 		return err
 	}
+	c.outcome = "abandoned" // until the caller is in the room: answered, never connected
 	c.target = "room " + name
 	c.setLive(func(l *routing.LiveCall) { l.State, l.Target = stateConference, c.target })
 	moderator := false
@@ -366,6 +367,12 @@ func (r *roomCall) join(roster []routing.RoomMember) error {
 	for _, m := range roster {
 		if m.ID != r.me.ID && !m.Joined.IsZero() {
 			first = false
+		}
+	}
+	if r.room.Record {
+		// The room is recorded: every member hears so before entering.
+		if err := c.play(PromptConsent); err != nil {
+			return err
 		}
 	}
 	if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Join(ctx, r.pbxRoom, c.in.Leg) }); err != nil {

@@ -117,35 +117,50 @@ func (k *confirmations) stop() {
 // consent, every party first hears that the call is recorded (played to
 // each at once, waited for up to 15 s), and nothing is recorded before.
 func (c *call) startRecording(d routing.Decision, bridge string, parties ...LegID) {
-	if d.Consent {
-		waiting := map[LegID]bool{}
-		for _, leg := range parties {
-			if c.playTo(leg, PromptConsent) == nil {
-				waiting[leg] = true
-			}
-		}
-		t := time.NewTimer(15 * time.Second)
-		defer t.Stop()
-		for len(waiting) > 0 {
-			ev, ok := c.waitEvent(t.C)
-			if !ok {
-				break
-			}
-			switch ev.Kind {
-			case EvPlaybackDone:
-				delete(waiting, ev.Leg)
-			case EvHangup, evDetach:
-				// Someone left during the announcement: let the flow see it.
-				c.ev.unpop(ev)
-				return
-			}
-		}
+	if d.Consent && !c.announceConsent(parties...) {
+		c.log.Warn("recording consent not announced to every party: the call is not recorded")
+		return
 	}
 	_ = c.pbx(func(ctx context.Context) error {
 		var err error
 		c.recording, err = c.e.o.PBX.RecordCall(ctx, c.id, bridge, c.in.Leg)
 		return err
 	})
+}
+
+// announceConsent plays the recording announcement to every party at
+// once and reports whether each heard it to the end (within 15 s). Other
+// events that come meanwhile (another leg answering, confirming, hanging
+// up) are kept, in order, for the flow.
+func (c *call) announceConsent(parties ...LegID) bool {
+	waiting := map[LegID]bool{}
+	for _, leg := range parties {
+		if err := c.playTo(leg, PromptConsent); err != nil {
+			return false
+		}
+		waiting[leg] = true
+	}
+	var kept []Event
+	defer func() { c.ev.unpopAll(kept) }()
+	t := time.NewTimer(15 * time.Second)
+	defer t.Stop()
+	for len(waiting) > 0 {
+		ev, ok := c.waitEvent(t.C)
+		if !ok {
+			return false
+		}
+		switch {
+		case ev.Kind == EvPlaybackDone && waiting[ev.Leg]:
+			delete(waiting, ev.Leg)
+		case ev.Kind == evDetach || ev.Kind == EvHangup && (ev.Leg == "" || slices.Contains(parties, ev.Leg)):
+			// A party left during the announcement: the flow ends the call.
+			kept = append(kept, ev)
+			return false
+		default:
+			kept = append(kept, ev)
+		}
+	}
+	return true
 }
 
 // roomOf names the room of a multi-party call.
@@ -202,9 +217,8 @@ func (c *call) conference(d routing.Decision, members map[LegID]bool) error {
 			for leg := range members {
 				l.Legs = append(l.Legs, string(leg))
 			}
-			for leg := range ringing {
-				l.Legs = append(l.Legs, string(leg))
-			}
+			// Not the legs still ringing: after a restart only the room's
+			// members are adopted, and a leg nobody owns is hung up.
 		})
 	}
 	join := func(leg LegID, t routing.Target) error {
@@ -216,6 +230,7 @@ func (c *call) conference(d routing.Decision, members map[LegID]bool) error {
 			c.mu.Lock()
 			c.live.Bridge = room // owned from now on
 			c.mu.Unlock()
+			c.unhold()
 			if err := c.pbx(func(ctx context.Context) error { return c.e.o.PBX.Join(ctx, room, c.in.Leg) }); err != nil {
 				hangup(leg)
 				return err
@@ -247,10 +262,10 @@ func (c *call) conference(d routing.Decision, members map[LegID]bool) error {
 			_ = c.pbx(func(ctx context.Context) error { return c.e.o.PBX.DestroyBridge(ctx, room) })
 			return nil
 		}
-		ev, ok := c.waitEvent2(safetyC, confirm.timer())
-		if !ok {
+		ev, fired := c.waitEvent2(safetyC, confirm.timer())
+		if fired != 0 {
 			late := confirm.expired()
-			if len(late) == 0 { // the ring safety net
+			if fired == 1 { // the ring safety net
 				safetyC = nil
 				late = slices.Collect(maps.Keys(ringing))
 			}

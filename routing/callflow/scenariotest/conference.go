@@ -282,6 +282,9 @@ func confIVRRecorded(t *testing.T, e *Env) {
 	eventually(t, "the menu", func() bool { return heardLike(b, "vnum-welcome") })
 	b.Press("3")
 	inRoom(t, b, "the second caller who pressed 3")
+	if !heard(a, "recording-consent") || !heard(b, "recording-consent") {
+		t.Fatalf("a recorded room's members must hear so: %v / %v", a.Heard(), b.Heard())
+	}
 	time.Sleep(1100 * time.Millisecond)
 	a.Hangup()
 	b.Hangup()

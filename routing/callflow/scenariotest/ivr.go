@@ -60,12 +60,15 @@ func heardLike(p Party, s string) bool {
 
 func ivrDigitForwards(t *testing.T, e *Env) {
 	setMenu(t, e)
-	e.PBX.Target(mobile, Behavior{AnswerAfter: 50 * time.Millisecond})
+	e.PBX.Target(mobile, Behavior{AnswerAfter: 300 * time.Millisecond})
 	c := e.PBX.Inbound(t, did, caller, callerNam)
 	eventually(t, "the menu answered and playing", func() bool { return c.Answered() && heardLike(c, "vnum-welcome") })
 	c.Press("1")
 	callee := reached(t, e, mobile, 1)[0]
 	connectedTo(t, c, callee, "the caller connected to option 1")
+	if !heard(c, "moh") {
+		t.Errorf("the answered caller heard nothing while the target rang: %v", c.Heard())
+	}
 	sawProxy(t, callee, did)
 	c.Hangup()
 	wait(t, callee, "the callee")
