@@ -156,7 +156,6 @@ func (q *evQueue) unpopAll(evs []Event) {
 	}
 }
 
-
 func (c *call) kill() { c.killOnce.Do(func() { close(c.killed) }) }
 
 // gone reports an operator's hang-up (checked before ringing anyone).

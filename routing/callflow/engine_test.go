@@ -20,6 +20,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type fakePBX struct {
 	answer    func(ctx context.Context, leg callflow.LegID) error
 	originate func(ctx context.Context, o callflow.Originate) error
+	play      func(ctx context.Context, leg callflow.LegID, p callflow.Prompt) error
+	records   int
 	mu        sync.Mutex
 	hungUp    []callflow.LegID
 }
@@ -39,13 +41,21 @@ func (f *fakePBX) SendMessage(context.Context, string, routing.Target, string) e
 	return nil
 }
 func (f *fakePBX) RecordCall(context.Context, string, string, callflow.LegID) (string, error) {
+	f.mu.Lock()
+	f.records++
+	f.mu.Unlock()
 	return "rec", nil
 }
 func (f *fakePBX) RecordMessage(context.Context, string, callflow.LegID, time.Duration) (string, error) {
 	return "vm", nil
 }
-func (f *fakePBX) Play(context.Context, callflow.LegID, callflow.Prompt) error { return nil }
-func (f *fakePBX) Live(context.Context) (callflow.Live, error)                 { return callflow.Live{}, nil }
+func (f *fakePBX) Play(ctx context.Context, leg callflow.LegID, p callflow.Prompt) error {
+	if f.play != nil {
+		return f.play(ctx, leg, p)
+	}
+	return nil
+}
+func (f *fakePBX) Live(context.Context) (callflow.Live, error) { return callflow.Live{}, nil }
 func (f *fakePBX) Answer(ctx context.Context, leg callflow.LegID) error {
 	if f.answer != nil {
 		return f.answer(ctx, leg)
@@ -120,6 +130,66 @@ func TestSlowCallNeverStallsDispatchNorLosesHangup(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("the callee was left up: hung up %v", pbx.hungUp)
+	}
+	e.Wait()
+}
+
+// Simultaneous ringing on a recorded number with consent: the losing
+// target's hang-up arrives while both parties hear the announcement. It
+// must not cancel the recording (nor be lost).
+func TestConsentAnnouncementKeepsOtherLegsEvents(t *testing.T) {
+	r := redistest.Start(t)
+	store := redisstore.New(r.Client(), redisstore.Options{})
+	ctx := context.Background()
+	n := routing.Number{DID: "+33187654321", Consent: routing.ConsentAlways, Route: routing.Route{
+		Targets:  []routing.Target{{E164: "+33612345678"}, {E164: "+33698765432"}},
+		Strategy: routing.Simultaneous, Record: true}}
+	if err := store.AddNumber(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	legs := make(chan callflow.LegID, 2)
+	played := make(chan callflow.LegID, 4)
+	pbx := &fakePBX{
+		originate: func(_ context.Context, o callflow.Originate) error { legs <- o.Leg; return nil },
+		play: func(_ context.Context, leg callflow.LegID, p callflow.Prompt) error {
+			if p == callflow.PromptConsent {
+				played <- leg
+			}
+			return nil
+		},
+	}
+	e := callflow.New(callflow.Options{PBX: pbx, Store: store, Node: "n1"})
+	e.Dispatch(callflow.Event{Kind: callflow.EvInbound, Leg: "in-1", Inbound: &callflow.Inbound{Leg: "in-1", DID: n.DID, CallerNumber: "+447700900123"}})
+	winner, loser := <-legs, <-legs
+	e.Dispatch(callflow.Event{Kind: callflow.EvAnswered, Leg: winner})
+	e.Dispatch(callflow.Event{Kind: callflow.EvHangup, Leg: loser, Cause: callflow.CauseNormal}) // the loser, hung up by vnumd
+	for range 2 {
+		select {
+		case leg := <-played:
+			e.Dispatch(callflow.Event{Kind: callflow.EvPlaybackDone, Leg: leg})
+		case <-time.After(5 * time.Second):
+			t.Fatal("the consent announcement was not played to both parties")
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pbx.mu.Lock()
+		n := pbx.records
+		pbx.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the call was not recorded after both parties heard the announcement")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.Dispatch(callflow.Event{Kind: callflow.EvHangup, Leg: "in-1"})
+	for e.Active() != 0 {
+		if time.Now().After(deadline.Add(5 * time.Second)) {
+			t.Fatal("the call never ended")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	e.Wait()
 }
