@@ -580,7 +580,11 @@ func (c *call) runAdopted() {
 	defer c.finish()
 	r, _ := c.record()
 	if strings.HasPrefix(r.Bridge, PBXRoom("")) {
-		c.adoptRoom(r.Bridge)
+		c.adoptRoom(r.Bridge, true)
+		return
+	}
+	if r.State == stateConference {
+		c.adoptRoom(PBXRoom(strings.TrimPrefix(r.Target, "room ")), false) // was waiting for the moderator
 		return
 	}
 	if strings.HasPrefix(r.Bridge, roomOf("")) {

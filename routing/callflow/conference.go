@@ -497,9 +497,12 @@ func memberOf(roster []routing.RoomMember, id string) (routing.RoomMember, bool)
 }
 
 // adoptRoom resumes a conference member after a restart: the caller is
-// still in the PBX room; the roster entry is found again by call id (or
-// the caller registered again, without moderator rights, when it lapsed).
-func (c *call) adoptRoom(pbxRoom string) {
+// in the PBX room (joined) or was admitted and waits for the moderator;
+// the roster entry is found again by call id. A member in the room whose
+// entry lapsed registers again (without moderator rights); a caller not
+// in the room without an entry had not been admitted (e.g. was typing the
+// PIN) and is hung up.
+func (c *call) adoptRoom(pbxRoom string, joined bool) {
 	name := strings.TrimPrefix(pbxRoom, PBXRoom(""))
 	log := c.log.With("room", name)
 	cs, ok := c.e.o.Store.(ConferenceStore)
@@ -526,6 +529,12 @@ func (c *call) adoptRoom(pbxRoom string) {
 			me, found = m, true
 		}
 	}
+	if !found && !joined {
+		log.Info("adopted a room caller who had not been admitted: hanging up")
+		c.hangupBy = "system"
+		_ = c.hangupIn(CauseNormal)
+		return
+	}
 	if !found {
 		ctx, cancel := c.storeCtx()
 		me, err = cs.JoinRoom(ctx, name, routing.RoomMember{CallID: c.id, Node: c.e.o.Node, Leg: string(c.in.Leg), Joined: c.answered}, RoomLease)
@@ -538,7 +547,10 @@ func (c *call) adoptRoom(pbxRoom string) {
 		}
 	}
 	c.inUp = true
-	r := &roomCall{c: c, cs: cs, room: room, me: me, log: log.With("member", me.ID), pbxRoom: pbxRoom, joined: true, muted: me.Muted}
+	// muted starts as the opposite of the roster's wish, so that the first
+	// poll applies it (an operator's mute may have come during the
+	// restart); the PBX takes a repeated mute as a no-op.
+	r := &roomCall{c: c, cs: cs, room: room, me: me, log: log.With("member", me.ID), pbxRoom: pbxRoom, joined: joined, muted: !me.Muted}
 	defer r.leave()
 	_ = r.run()
 }

@@ -499,7 +499,8 @@ func (e *Engine) adopt(ctx context.Context, r routing.LiveCall, live Live) {
 	alive := slices.DeleteFunc(slices.Clone(r.Legs), func(l string) bool { _, ok := live.Legs[LegID(l)]; return !ok })
 	log := e.log.With("call_id", r.ID, "did", r.DID)
 	room := strings.HasPrefix(r.Bridge, roomOf(""))
-	confMember := r.State == stateConference && strings.HasPrefix(r.Bridge, PBXRoom("")) && len(alive) == 1 && alive[0] == r.Legs[0]
+	confMember := r.State == stateConference && len(alive) == 1 && alive[0] == r.Legs[0] &&
+		(strings.HasPrefix(r.Bridge, PBXRoom("")) || strings.HasPrefix(r.Target, "room "))
 	if confMember || r.State == stateBridged && ((len(r.Legs) == 2 && len(alive) == 2) ||
 		(room && len(alive) >= 2 && len(r.Legs) > 0 && alive[0] == r.Legs[0])) {
 		r.Legs = alive // a room's parties who left meanwhile are gone

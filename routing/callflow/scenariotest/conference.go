@@ -39,6 +39,7 @@ var conferenceScenarios = []struct {
 	{"ConferenceMuteKickLockFromCLI", confMuteKick},
 	{"ConferenceFromIVRRecorded", confIVRRecorded},
 	{"ConferenceSurvivesRestart", confRestart},
+	{"ConferenceWaitingCallerSurvivesRestart", confWaitingRestart},
 }
 
 func addRoom(t *testing.T, e *Env, r routing.Room) {
@@ -351,4 +352,32 @@ func confRestart(t *testing.T, e *Env) {
 	if recs := cdrs(t, e, 2); recs[0].Outcome != "answered" || recs[1].Outcome != "answered" {
 		t.Fatalf("CDRs after adoption: %+v", recs)
 	}
+}
+
+// confWaitingRestart: vnumd restarts while an admitted caller waits for
+// the moderator; the new process adopts it, and the moderator's arrival
+// still lets it in.
+func confWaitingRestart(t *testing.T, e *Env) {
+	addRoom(t, e, routing.Room{PIN: "1234", ModeratorPIN: "9876", WaitForModerator: true})
+	p := callRoom(t, e, 1)
+	eventually(t, "the PIN asked", func() bool { return heard(p, "enter-pin") })
+	p.Press("1234#")
+	eventually(t, "music on hold while the moderator is away", func() bool { return heard(p, "moh") })
+	roster(t, e, 1)
+	e.Restart()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-p.Done():
+		t.Fatal("the restart dropped a caller waiting for the moderator")
+	default:
+	}
+	m := callRoom(t, e, 9)
+	eventually(t, "the PIN asked", func() bool { return heard(m, "enter-pin") })
+	m.Press("9876#")
+	inRoom(t, m, "the moderator")
+	inRoom(t, p, "the adopted waiting caller after the moderator came")
+	p.Hangup()
+	m.Hangup()
+	roster(t, e, 0)
+	noLiveCalls(t, e)
 }
