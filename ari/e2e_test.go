@@ -137,7 +137,9 @@ func newDriver(t testing.TB, srv *aritest.Server) *ari.Driver {
 
 func startVnumd(t testing.TB, srv *aritest.Server, r *redistest.Server) *vnumdtest.Vnumd {
 	t.Helper()
-	return vnumdtest.Start(t, newDriver(t, srv), func() bool { return srv.Connected("vnum") }, r)
+	// Ready once connected and subscribed to the carrier's messages (the
+	// driver subscribes right after connecting).
+	return vnumdtest.Start(t, newDriver(t, srv), func() bool { return srv.Connected("vnum") && srv.SubscribedToMessages("vnum") }, r)
 }
 
 func newEnv(t *testing.T) *scenariotest.Env {

@@ -214,6 +214,15 @@ func (s *Server) Connected(app string) bool {
 	return a != nil && a.active()
 }
 
+// SubscribedToMessages reports whether app would receive the carrier's
+// SIP MESSAGEs now (subscribed to endpoint:PJSIP or endpoint:PJSIP/carrier).
+func (s *Server) SubscribedToMessages(app string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.apps[app]
+	return a != nil && (a.endpoints["PJSIP/carrier"] > 0 || a.endpoints["PJSIP"] > 0)
+}
+
 // ---- timers ----
 
 type timer struct{ t *time.Timer }
