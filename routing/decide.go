@@ -315,6 +315,9 @@ schedules:
 		// targets; the caller ID, ring time, recording and slot carry over.
 		note("the number has an IVR: the caller hears its menu")
 		d.Action, d.Reason, d.Targets, d.Detail = ActionIVR, ReasonIVR, nil, "the number's IVR menu answers the call"
+		// The menu's options choose the targets later: by-country consent
+		// cannot be decided now, so it is announced (privacy first).
+		d.Consent = route.Record && (n.Consent == ConsentAlways || n.Consent == ConsentByCountry)
 		return done(d)
 	}
 	d.Detail = "forward to " + strconv.Itoa(len(targets)) + " target(s), " + string(d.Strategy)

@@ -70,3 +70,19 @@ func TestDecideIVR(t *testing.T) {
 		})
 	}
 }
+
+// A recorded IVR number with by-country consent announces the recording:
+// the option's targets are not known when the call is decided.
+func TestDecideIVRConsent(t *testing.T) {
+	for _, c := range []struct {
+		mode routing.ConsentMode
+		want bool
+	}{{routing.ConsentNever, false}, {routing.ConsentAlways, true}, {routing.ConsentByCountry, true}} {
+		n := baseNumber()
+		n.IVR, n.Route.Record, n.Consent = true, true, c.mode
+		d := routing.Decide(routing.Call{ID: "c1", DID: did, Caller: "+14155550100"}, routing.Snapshot{Found: true, Number: n, SlotTaken: true})
+		if d.Action != routing.ActionIVR || d.Consent != c.want {
+			t.Fatalf("consent %q: decision %s consent=%v, want consent=%v", c.mode, d.Action, d.Consent, c.want)
+		}
+	}
+}
