@@ -385,6 +385,26 @@ func (s *Store) Rotate(ctx context.Context, did string) (Rotation, error) {
 			return rot, fmt.Errorf("rotate %s: IVR: %w", did, err)
 		}
 	}
+	// The owner's mailbox settings and webhook endpoints follow the owner
+	// (release then removes the old number's).
+	if mb, err := s.GetMailbox(ctx, did); err != nil {
+		return rot, fmt.Errorf("rotate %s: mailbox: %w", did, err)
+	} else if err := s.SetMailbox(ctx, fresh, mb); err != nil {
+		return rot, fmt.Errorf("rotate %s: mailbox: %w", did, err)
+	}
+	eps, err := s.Webhooks(ctx)
+	if err != nil {
+		return rot, fmt.Errorf("rotate %s: webhooks: %w", did, err)
+	}
+	for _, ep := range eps {
+		if ep.DID != did {
+			continue
+		}
+		ep.DID = fresh
+		if _, err := s.AddWebhook(ctx, ep); err != nil {
+			return rot, fmt.Errorf("rotate %s: webhook %s: %w", did, ep.ID, err)
+		}
+	}
 	rot.Released, err = s.release(ctx, old, s.now())
 	if err != nil {
 		return rot, fmt.Errorf("rotate %s: new number %s is live, the old one was not released: %w", did, fresh, err)

@@ -367,9 +367,23 @@ func TestRotate(t *testing.T) {
 	if err := s.AddEntry(ctx, redisstore.Blocklist, old.DID, routing.Entry{Pattern: caller, Reason: "spam"}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.AddWebhook(ctx, webhook.Endpoint{URL: "https://hooks.example.com/bob", DID: old.DID, Secret: "0123456789abcdef-bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetMailbox(ctx, old.DID, routing.Mailbox{Greeting: "file:bob/greeting", MaxMessage: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
 	rot, err := s.Rotate(ctx, old.DID)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The owner's webhook and mailbox follow to the new number.
+	eps, err := s.Webhooks(ctx)
+	if err != nil || len(eps) != 1 || eps[0].DID != rot.New || eps[0].Secret != "0123456789abcdef-bob" {
+		t.Fatalf("webhooks after rotation: %+v %v", eps, err)
+	}
+	if mb, err := s.GetMailbox(ctx, rot.New); err != nil || mb.Greeting != "file:bob/greeting" {
+		t.Fatalf("mailbox after rotation: %+v %v", mb, err)
 	}
 	if rot.Old != old.DID || rot.New == old.DID || routing.AreaCode(rot.New) != "1" || !rot.Released.Purged.Number {
 		t.Fatalf("rotation: %+v", rot)
