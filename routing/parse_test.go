@@ -53,20 +53,22 @@ func TestNormalizeCaller(t *testing.T) {
 
 func TestParsePattern(t *testing.T) {
 	for in, want := range map[string]string{
-		"anonymous":    "anonymous",
-		"ANONYMOUS":    "anonymous",
-		"+33612345678": "+33612345678",
-		"0612345678":   "+33612345678",
-		"+44*":         "+44*",
-		"0044*":        "+44*",
-		"+3361234*":    "+3361234*",
+		"anonymous":                             "anonymous",
+		"ANONYMOUS":                             "anonymous",
+		"+33612345678":                          "+33612345678",
+		"0612345678":                            "+33612345678",
+		"+44*":                                  "+44*",
+		"0044*":                                 "+44*",
+		"+3361234*":                             "+3361234*",
+		"hmac:0123456789ABCDEF0123456789abcdef": "hmac:0123456789abcdef0123456789abcdef",
 	} {
 		got, err := routing.ParsePattern(in, "FR")
 		if err != nil || string(got) != want {
 			t.Errorf("ParsePattern(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "*", "+*", "+0*", "44*", "+4a*", "+33 6*", "anon", "+1234567890123456*"} {
+	for _, in := range []string{"", "*", "+*", "+0*", "44*", "+4a*", "+33 6*", "anon", "+1234567890123456*",
+		"hmac:", "hmac:0123", "hmac:0123456789abcdef0123456789abcdeg", "hmac:0123456789abcdef0123456789abcdef0"} {
 		if _, err := routing.ParsePattern(in, "FR"); !errors.Is(err, routing.ErrBadPattern) {
 			t.Errorf("ParsePattern(%q): err %v, want ErrBadPattern", in, err)
 		}

@@ -24,6 +24,15 @@ func ParsePattern(s, defaultRegion string) (Pattern, error) {
 	if strings.EqualFold(t, Anonymous) {
 		return Pattern(Anonymous), nil
 	}
+	if len(t) > 5 && strings.EqualFold(t[:5], "hmac:") {
+		// A caller as hmac deployments record it (CDRs, velocity blocks):
+		// blockable without ever knowing the number.
+		h := strings.ToLower(t[5:])
+		if len(h) != hmacRecordHex || strings.Trim(h, "0123456789abcdef") != "" {
+			return "", fmt.Errorf("pattern %q: want hmac: and %d hex digits as records show it: %w", clip(s), hmacRecordHex, ErrBadPattern)
+		}
+		return Pattern("hmac:" + h), nil
+	}
 	if strings.HasSuffix(t, "*") {
 		p := strings.TrimSuffix(t, "*")
 		if strings.HasPrefix(p, "00") {

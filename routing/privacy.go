@@ -17,6 +17,9 @@ const (
 	StoreHMAC  CallerStorage = "hmac"  // HMAC-SHA256 with a deployment key: countable, not readable
 )
 
+// hmacRecordHex is how many hex digits of the HMAC a record keeps.
+const hmacRecordHex = 32
+
 // Privacy is the deployment's record-keeping policy for caller numbers.
 type Privacy struct {
 	Caller CallerStorage
@@ -51,7 +54,7 @@ func (p Privacy) Record(caller string) string {
 	case StoreHMAC:
 		m := hmac.New(sha256.New, p.Key)
 		m.Write([]byte(caller))
-		return "hmac:" + hex.EncodeToString(m.Sum(nil))[:32]
+		return "hmac:" + hex.EncodeToString(m.Sum(nil))[:hmacRecordHex]
 	}
 	return caller
 }
