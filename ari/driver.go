@@ -368,7 +368,7 @@ func (d *Driver) DestroyBridge(ctx context.Context, bridge string) error {
 func (d *Driver) RecordCall(ctx context.Context, callID, bridge string, leg callflow.LegID) (string, error) {
 	name := "vnum-" + callID
 	opts := &ari.RecordingOptions{Format: "wav", Exists: "overwrite"}
-	if d.o.Record == "bridge" && bridge != "" {
+	if (d.o.Record == "bridge" || leg == "") && bridge != "" { // leg "": the room itself, whoever leaves
 		return name, d.bounded(ctx, "record bridge", func() error {
 			_, err := d.client.Bridge().Record(brKey(bridge), name, opts)
 			return err

@@ -71,6 +71,9 @@ func TestRoomMuteMOHAndTones(t *testing.T) {
 		if err := l.drv.PlayRoom(ctx, bad, callflow.PromptJoinTone); !errors.Is(err, esl.ErrBadName) {
 			t.Fatalf("play to %q: %v", bad, err)
 		}
+		if _, err := l.drv.RecordCall(ctx, "c1", bad, ""); !errors.Is(err, esl.ErrBadName) {
+			t.Fatalf("record room %q: %v", bad, err)
+		}
 	}
 	if after := len(l.srv.Commands()); after != before {
 		t.Fatalf("unsafe room names reached FreeSWITCH: %q", l.srv.Commands()[before:])

@@ -622,10 +622,21 @@ func (d *Driver) recordPath(prefix, callID string) (string, error) {
 // records both directions of the bridged call with one media bug (no
 // mixing bridge as on Asterisk), until the leg ends. The name returned is
 // the file's path on the FreeSWITCH host.
-func (d *Driver) RecordCall(ctx context.Context, callID, _ string, leg callflow.LegID) (string, error) {
+func (d *Driver) RecordCall(ctx context.Context, callID, bridge string, leg callflow.LegID) (string, error) {
 	p, err := d.recordPath("vnum-", callID)
 	if err != nil {
 		return "", err
+	}
+	if leg == "" {
+		// The room itself (a conference): mod_conference records the mix
+		// until the room ends, whoever leaves.
+		if !validID(bridge) {
+			return "", fmt.Errorf("esl: record room %q: %w", clip(bridge), ErrBadName)
+		}
+		if _, err := d.bgapi(ctx, "conference", bridge, "recording", "start", p); err != nil {
+			return "", fmt.Errorf("esl: record room %s: %w", bridge, err)
+		}
+		return p, nil
 	}
 	uuid, err := d.uuidOf(leg)
 	if err != nil {

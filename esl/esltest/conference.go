@@ -325,6 +325,16 @@ func (s *Server) conferenceAPI(args string) string {
 			s.emit(s.memberEvent(c, m, argv[1]+"-member"))
 		}
 		return b.String()
+	case "recording":
+		// conference <room> recording start|stop <path>: the room's mix
+		// goes to a file until stopped or the room ends.
+		if len(argv) < 4 || (argv[2] != "start" && argv[2] != "stop") {
+			return "-ERR usage: recording start|stop <path>\n"
+		}
+		if argv[2] == "start" {
+			s.storeRecording(argv[3])
+		}
+		return "+OK\n"
 	case "play":
 		return s.confPlay(c, argv[2:])
 	case "hup", "kick":

@@ -396,7 +396,7 @@ func (r *roomCall) join(roster []routing.RoomMember) error {
 	if r.room.Record && first {
 		if err := c.pbx(func(ctx context.Context) error {
 			var err error
-			c.recording, err = c.e.o.PBX.RecordCall(ctx, c.id, r.pbxRoom, c.in.Leg)
+			c.recording, err = c.e.o.PBX.RecordCall(ctx, c.id, r.pbxRoom, "") // the room, not this member's leg
 			return err
 		}); err != nil {
 			r.logw("record the room", "err", err)

@@ -124,7 +124,9 @@ type PBX interface {
 	// an error.
 	DeleteRecording(ctx context.Context, name string) error
 	// RecordCall records a bridged call from now to its end, both parties,
-	// by the cheapest method the PBX has. It returns the recording's name.
+	// by the cheapest method the PBX has; with leg "" it records the room
+	// (bridge) itself, until the room ends whoever leaves. It returns the
+	// recording's name.
 	RecordCall(ctx context.Context, callID string, bridge string, leg LegID) (string, error)
 	// RecordMessage records what a leg says (voicemail) until '#',
 	// silence or max; EvRecordingDone reports the end.

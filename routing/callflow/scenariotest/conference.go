@@ -301,6 +301,15 @@ func confIVRRecorded(t *testing.T, e *Env) {
 	if len(e.PBX.Recordings()) == 0 {
 		t.Fatal("the PBX holds no recording")
 	}
+	// The room itself was recorded (not the first member's leg, whose
+	// recording would end when that member leaves).
+	roomRecorded := false
+	for _, r := range e.PBX.Requests() {
+		roomRecorded = roomRecorded || strings.Contains(r, pbxRoom) && strings.Contains(strings.ToLower(r), "record")
+	}
+	if !roomRecorded {
+		t.Fatal("no request recorded the room itself")
+	}
 	for _, r := range cdrs(t, e, 2) {
 		if r.Outcome != "answered" || r.Target != "room "+roomName {
 			t.Fatalf("CDR %+v", r)
