@@ -36,7 +36,10 @@ func (s *Store) DecideMessage(ctx context.Context, m routing.MessageIn) (routing
 			v, gerr := s.rdb.Get(ctx, SMSThreadKey(m.DID, routing.SMSThread(owner))).Result()
 			switch {
 			case gerr == nil:
-				replyTo = v
+				if replyTo, gerr = s.openSender(m.DID, v); gerr != nil {
+					s.log.Warn("sms thread unreadable: the reply has nobody to go to", "did", m.DID, "err", gerr)
+					replyTo = ""
+				}
 			case !errorsIsNil(gerr):
 				err = fmt.Errorf("sms thread %s: %w: %w", m.DID, ErrUnavailable, gerr)
 				snap.StoreFailure = err
@@ -62,7 +65,10 @@ func (s *Store) DecideMessage(ctx context.Context, m routing.MessageIn) (routing
 		if d.Reply {
 			werr = s.rdb.PExpire(ctx, key, ttl).Err()
 		} else {
-			werr = s.rdb.Set(ctx, key, d.Sender, ttl).Err()
+			var kept string
+			if kept, werr = s.sealSender(m.DID, d.Sender); werr == nil {
+				werr = s.rdb.Set(ctx, key, kept, ttl).Err()
+			}
 		}
 		if werr != nil {
 			s.log.Warn("sms thread not kept", "did", m.DID, "err", werr)
@@ -81,7 +87,7 @@ func (s *Store) SMSThreadSender(ctx context.Context, did string, owner routing.T
 	if err != nil {
 		return "", fmt.Errorf("sms thread %s: %w: %w", did, ErrUnavailable, err)
 	}
-	return v, nil
+	return s.openSender(did, v)
 }
 
 // PurgeSMSThreads deletes every SMS thread of a number (they hold the

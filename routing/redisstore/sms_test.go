@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,5 +149,42 @@ func TestDecideMessageVelocity(t *testing.T) {
 		if d, err := s.DecideMessage(ctx, routing.MessageIn{DID: did, From: mobile}); err != nil || !d.Reply {
 			t.Fatalf("owner's reply: %+v %v", d, err)
 		}
+	}
+}
+
+// With the hmac policy a thread keeps its sender sealed: no key or value
+// in Redis holds the sender's number in any form, and the owner's reply
+// still reaches the sender.
+func TestSMSThreadSealedUnderHMAC(t *testing.T) {
+	ctx := context.Background()
+	priv := routing.Privacy{Caller: routing.StoreHMAC, Key: []byte("deployment-key-0123456789")}
+	s, srv := newStore(t, redisstore.Options{Privacy: priv})
+	if err := s.AddNumber(ctx, number()); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.DecideMessage(ctx, routing.MessageIn{DID: did, From: caller, Size: 5}); err != nil || d.Action != routing.MessageRelay {
+		t.Fatalf("stranger's message: %+v %v", d, err)
+	}
+	rdb := srv.Client()
+	keys, err := rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digits := strings.TrimPrefix(caller, "+")
+	for _, k := range keys {
+		for _, v := range append(values(t, rdb, k), k) {
+			if strings.Contains(v, digits) || strings.Contains(v, digits[2:]) {
+				t.Fatalf("key %s holds the sender's number: %q", k, v)
+			}
+		}
+	}
+	r, err := s.DecideMessage(ctx, routing.MessageIn{DID: did, From: mobile, Size: 5})
+	if err != nil || !r.Reply || len(r.To) != 1 || r.To[0].E164 != caller {
+		t.Fatalf("owner's reply through a sealed thread: %+v %v", r, err)
+	}
+	// Another deployment key cannot open it: no reply, never a wrong one.
+	other := redisstore.New(srv.Client(), redisstore.Options{Privacy: routing.Privacy{Caller: routing.StoreHMAC, Key: []byte("another-key-0123456789ab")}})
+	if r, err := other.DecideMessage(ctx, routing.MessageIn{DID: did, From: mobile, Size: 5}); err != nil || r.Action == routing.MessageRelay {
+		t.Fatalf("a thread sealed under another key: %+v %v", r, err)
 	}
 }
