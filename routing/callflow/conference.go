@@ -203,38 +203,10 @@ func (c *call) collectPIN() (string, error) {
 	if err := c.playIn(PromptEnterPIN, &digits); err != nil {
 		return "", err
 	}
-	wait := pinFirstKey
-	if digits != "" {
-		wait = pinNextKey
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	for {
-		if n := len(digits); n > 0 && digits[n-1] == '#' {
-			return digits[:n-1], nil
-		}
-		if len(digits) > routing.MaxPIN {
-			return digits, nil // too long: wrong whatever follows
-		}
-		ev, ok := c.waitEvent(t.C)
-		if !ok {
-			return digits, nil
-		}
-		switch {
-		case ev.Kind == evDetach:
-			return "", errDetached
-		case ev.Kind == EvDTMF && ev.Leg == c.in.Leg:
-			digits += ev.Digit
-			t.Reset(pinNextKey)
-		case ev.Kind == EvHangup && ev.Leg == c.in.Leg:
-			c.hangupBy = "caller"
-			return "", errCallerGone
-		case ev.Kind == EvHangup && ev.Leg == "":
-			c.hangupBy = "operator"
-			_ = c.hangupIn(CauseNormal)
-			return "", errCallerGone
-		}
-	}
+	digits, err := c.collectKeys(digits, pinFirstKey, pinNextKey, func(d string) bool {
+		return strings.HasSuffix(d, "#") || len(d) > routing.MaxPIN // too long: wrong whatever follows
+	})
+	return strings.TrimSuffix(digits, "#"), err
 }
 
 // roomCall is one member of a room, from its entry in the roster to its

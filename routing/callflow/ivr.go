@@ -88,13 +88,20 @@ func (c *call) gather(prompts []ivr.Prompt, col *ivr.Collect) (string, error) {
 	if len(digits) >= col.MaxDigits {
 		return digits[:col.MaxDigits], nil
 	}
-	wait := col.Timeout
+	return c.collectKeys(digits, col.Timeout, col.DigitTimeout, func(d string) bool { return len(d) >= col.MaxDigits })
+}
+
+// collectKeys adds the caller's keys to digits until enough says so, or
+// no key comes within first (next once a key came); "" with errCallerGone
+// when the caller or an operator hangs up.
+func (c *call) collectKeys(digits string, first, next time.Duration, enough func(string) bool) (string, error) {
+	wait := first
 	if digits != "" {
-		wait = col.DigitTimeout
+		wait = next
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
-	for {
+	for !enough(digits) {
 		ev, ok := c.waitEvent(t.C)
 		if !ok {
 			return digits, nil
@@ -104,10 +111,7 @@ func (c *call) gather(prompts []ivr.Prompt, col *ivr.Collect) (string, error) {
 			return "", errDetached
 		case ev.Kind == EvDTMF && ev.Leg == c.in.Leg:
 			digits += ev.Digit
-			if len(digits) >= col.MaxDigits {
-				return digits, nil
-			}
-			t.Reset(col.DigitTimeout)
+			t.Reset(next)
 		case ev.Kind == EvHangup && ev.Leg == c.in.Leg:
 			c.hangupBy = "caller"
 			return "", errCallerGone
@@ -117,4 +121,5 @@ func (c *call) gather(prompts []ivr.Prompt, col *ivr.Collect) (string, error) {
 			return "", errCallerGone
 		}
 	}
+	return digits, nil
 }
