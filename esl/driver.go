@@ -649,10 +649,11 @@ func (d *Driver) RecordCall(ctx context.Context, callID, bridge string, leg call
 }
 
 // RecordMessage implements callflow.PBX with `uuid_record <uuid> start
-// <path> <max seconds>`: FreeSWITCH stops it at the limit or when the
-// caller hangs up (RECORD_STOP either way). Unlike the record application
-// it does not stop on '#' or silence; it needs no sendmsg and keeps the
-// channel parked, so a hang-up is seen at once.
+// <path> <max seconds>`: FreeSWITCH stops it at the limit, after 5 s of
+// silence (RECORD_INITIAL/FINAL_TIMEOUT_MS) or when the caller hangs up
+// (RECORD_STOP each time); '#' ends it through the call flow, which hangs
+// up. It needs no sendmsg and keeps the channel parked, so a hang-up is
+// seen at once.
 func (d *Driver) RecordMessage(ctx context.Context, callID string, leg callflow.LegID, max time.Duration) (string, error) {
 	p, err := d.recordPath("vnum-vm-", callID)
 	if err != nil {
@@ -665,6 +666,12 @@ func (d *Driver) RecordMessage(ctx context.Context, callID string, leg callflow.
 	secs := int((max + time.Second - 1) / time.Second)
 	if secs <= 0 {
 		secs = 120
+	}
+	// Silence ends the message, as on Asterisk: record_session's own
+	// detection stops after 5 s without speech (before or after the
+	// caller spoke). Set synchronously, before the recording starts.
+	if _, err := d.api(ctx, "uuid_setvar_multi", uuid, "RECORD_INITIAL_TIMEOUT_MS=5000;RECORD_FINAL_TIMEOUT_MS=5000"); err != nil {
+		return "", fmt.Errorf("esl: record message %s: %w", callID, err)
 	}
 	if _, err := d.bgapi(ctx, "uuid_record", uuid, "start", p, strconv.Itoa(secs)); err != nil {
 		return "", fmt.Errorf("esl: record message %s: %w", callID, err)

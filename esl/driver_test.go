@@ -489,12 +489,14 @@ func TestPromptsRecordingsAndCauses(t *testing.T) {
 	if got := l.srv.Executed(c.UUID()); len(got) != 1 || got[0] != "ring_ready" {
 		t.Fatalf("sendmsg apps %q", got)
 	}
-	found := false
+	found, silence := false, false
 	for _, cmd := range l.srv.Commands() {
 		found = found || strings.HasPrefix(cmd, "bgapi uuid_record "+c.UUID()+" start "+name+" 90\n")
+		// the silence stop is set before the recording starts
+		silence = silence || !found && cmd == "api uuid_setvar_multi "+c.UUID()+" RECORD_INITIAL_TIMEOUT_MS=5000;RECORD_FINAL_TIMEOUT_MS=5000\n\n"
 	}
-	if !found {
-		t.Fatalf("no uuid_record with a 90 s limit in %q", l.srv.Commands())
+	if !found || !silence {
+		t.Fatalf("no silence stop then uuid_record with a 90 s limit in %q", l.srv.Commands())
 	}
 	if err := l.drv.Hangup(ctx, a, callflow.CauseUnallocated); err != nil {
 		t.Fatal(err)
