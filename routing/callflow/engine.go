@@ -108,6 +108,9 @@ func (c *call) notify(typ string, data map[string]any) {
 	c.e.o.Notify(Notice{Type: typ, DID: c.normalDID(), CallID: c.id, At: time.Now().UTC(), Data: data})
 }
 
+// endedMemory is how long an engine remembers the calls it finished.
+const endedMemory = time.Minute
+
 // ErrDraining: the engine takes no new calls.
 var ErrDraining = errors.New("callflow: draining, no new calls")
 
@@ -126,8 +129,9 @@ type Engine struct {
 	mu       sync.Mutex
 	calls    map[string]*call
 	legs     map[LegID]*call
-	pending  map[LegID]bool      // originate requests in flight
-	boundAt  map[LegID]time.Time // when an originated leg was bound
+	pending  map[LegID]bool       // originate requests in flight
+	boundAt  map[LegID]time.Time  // when an originated leg was bound
+	ended    map[string]time.Time // calls finished here lately (endedMemory)
 	draining bool
 	detach   chan struct{} // closed by Detach
 	detached bool
@@ -163,7 +167,8 @@ func New(o Options) *Engine {
 		o.Metrics = NewMetrics(nil)
 	}
 	return &Engine{o: o, log: o.Logger.With("pbx", o.PBX.Name(), "node", o.Node), m: o.Metrics,
-		calls: map[string]*call{}, legs: map[LegID]*call{}, pending: map[LegID]bool{}, boundAt: map[LegID]time.Time{}, detach: make(chan struct{}),
+		calls: map[string]*call{}, legs: map[LegID]*call{}, pending: map[LegID]bool{}, boundAt: map[LegID]time.Time{},
+		ended: map[string]time.Time{}, detach: make(chan struct{}),
 		msgSem: make(chan struct{}, maxMessagesInFlight)}
 }
 
@@ -271,6 +276,15 @@ func (e *Engine) unbind(leg LegID) {
 func (e *Engine) done(c *call) {
 	e.mu.Lock()
 	delete(e.calls, c.id)
+	// Remembered a while: a reconcile whose registry snapshot still shows
+	// the call must not finish it a second time (minutes counted twice).
+	now := time.Now()
+	for id, at := range e.ended {
+		if now.Sub(at) > endedMemory {
+			delete(e.ended, id)
+		}
+	}
+	e.ended[c.id] = now
 	for l, x := range e.legs {
 		if x == c {
 			delete(e.legs, l)
@@ -444,9 +458,10 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	for _, r := range regs {
 		e.mu.Lock()
 		_, running := e.calls[r.ID]
+		_, ended := e.ended[r.ID]
 		e.mu.Unlock()
-		if running {
-			continue
+		if running || ended {
+			continue // an entry read just before the call ended here: not a call to adopt
 		}
 		e.adopt(ctx, r, live)
 	}
