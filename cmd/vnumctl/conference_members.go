@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/vnum/vnum/routing/redisstore"
 )
 
 // The operator's actions on a live room are written to the room's roster
@@ -15,6 +18,19 @@ func conferenceMuteCmd(e *env, on bool) *cli.Command {
 	if !on {
 		name, usage = "unmute", "unmute a member of a live room"
 	}
+	return memberCmd(e, name, usage, func(s *redisstore.Store, ctx context.Context, room, member string) error {
+		return s.MuteMember(ctx, room, member, on)
+	})
+}
+
+func conferenceKickCmd(e *env) *cli.Command {
+	return memberCmd(e, "kick", "hang up a member of a live room", func(s *redisstore.Store, ctx context.Context, room, member string) error {
+		return s.KickMember(ctx, room, member)
+	})
+}
+
+// memberCmd is an operator's action on one member of a live room.
+func memberCmd(e *env, name, usage string, act func(s *redisstore.Store, ctx context.Context, room, member string) error) *cli.Command {
 	return &cli.Command{Name: name, Usage: usage, ArgsUsage: "ROOM PARTICIPANT (the MEMBER id conference show lists)",
 		Action: func(c *cli.Context) error {
 			room, rest, err := roomArg(c, 1, "ROOM and PARTICIPANT")
@@ -25,29 +41,10 @@ func conferenceMuteCmd(e *env, on bool) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if err := s.MuteMember(ctx, room, rest[0], on); err != nil {
+			if err := act(s, ctx, room, rest[0]); err != nil {
 				return err
 			}
 			_, err = fmt.Fprintf(e.out, "room %s member %s: %s requested\n", room, rest[0], name)
-			return err
-		}}
-}
-
-func conferenceKickCmd(e *env) *cli.Command {
-	return &cli.Command{Name: "kick", Usage: "hang up a member of a live room", ArgsUsage: "ROOM PARTICIPANT (the MEMBER id conference show lists)",
-		Action: func(c *cli.Context) error {
-			room, rest, err := roomArg(c, 1, "ROOM and PARTICIPANT")
-			if err != nil {
-				return err
-			}
-			s, ctx, err := e.open(c)
-			if err != nil {
-				return err
-			}
-			if err := s.KickMember(ctx, room, rest[0]); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(e.out, "room %s member %s: kick requested\n", room, rest[0])
 			return err
 		}}
 }

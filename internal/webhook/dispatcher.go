@@ -207,13 +207,10 @@ func (d *Dispatcher) depth() float64 {
 
 // Publish hands ev to every matching endpoint's queue and returns: it
 // never waits for a delivery, the store or a full queue (a full queue
-// drops the event and counts it). It fills ev.ID and ev.Created when
-// empty. ev.Data is encoded before Publish returns, so the caller may
-// reuse it.
+// drops the event and counts it). It fills ev.Created when empty, and
+// ev.ID when empty and some endpoint gets the event. ev.Data is encoded
+// before Publish returns, so the caller may reuse it.
 func (d *Dispatcher) Publish(ev Event) {
-	if ev.ID == "" {
-		ev.ID = newID("evt_")
-	}
 	if ev.Created.IsZero() {
 		ev.Created = d.o.Now()
 	}
@@ -229,6 +226,9 @@ func (d *Dispatcher) Publish(ev Event) {
 			continue
 		}
 		if body == nil {
+			if ev.ID == "" { // only for events some endpoint gets: no random id per call otherwise
+				ev.ID = newID("evt_")
+			}
 			b, err := json.Marshal(ev)
 			if err != nil {
 				d.m.encode.Inc()

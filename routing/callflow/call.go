@@ -694,15 +694,26 @@ func (c *call) playIn(p Prompt, dig *string) error {
 			*dig += ev.Digit
 			c.skipPlays(c.in.Leg)
 			return nil
-		case ev.Kind == EvHangup && ev.Leg == c.in.Leg:
-			c.hangupBy = "caller"
-			return errCallerGone
-		case ev.Kind == EvHangup && ev.Leg == "":
-			c.hangupBy = "operator"
-			_ = c.hangupIn(CauseNormal)
+		case c.callerEnded(ev):
 			return errCallerGone
 		}
 	}
+}
+
+// callerEnded reports whether ev ends the caller's part: the caller hung
+// up, or an operator hung the call up (then the caller's leg is ended
+// here). It records who did.
+func (c *call) callerEnded(ev Event) bool {
+	switch {
+	case ev.Kind == EvHangup && ev.Leg == c.in.Leg:
+		c.hangupBy = "caller"
+	case ev.Kind == EvHangup && ev.Leg == "":
+		c.hangupBy = "operator"
+		_ = c.hangupIn(CauseNormal)
+	default:
+		return false
+	}
+	return true
 }
 
 // voicemail answers, plays the greeting and a beep, and records a message.

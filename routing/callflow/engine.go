@@ -509,15 +509,30 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	return nil
 }
 
+// adoptable says whether a registered call is still whole on the PBX
+// (alive: its legs the PBX still has, in the registry's order, the caller
+// first): a two-party bridge with both legs; a multi-party room with the
+// caller and someone else; a conference member (in its room or admitted
+// and waiting for the moderator) whose leg is up.
+func adoptable(r routing.LiveCall, alive []string) bool {
+	callerUp := len(r.Legs) > 0 && len(alive) > 0 && alive[0] == r.Legs[0]
+	switch r.State {
+	case stateConference:
+		return callerUp && len(alive) == 1 && (strings.HasPrefix(r.Bridge, PBXRoom("")) || strings.HasPrefix(r.Target, "room "))
+	case stateBridged:
+		if strings.HasPrefix(r.Bridge, roomOf("")) {
+			return callerUp && len(alive) >= 2
+		}
+		return len(r.Legs) == 2 && len(alive) == 2
+	}
+	return false
+}
+
 // adopt takes over a call registered by this node before a restart.
 func (e *Engine) adopt(ctx context.Context, r routing.LiveCall, live Live) {
 	alive := slices.DeleteFunc(slices.Clone(r.Legs), func(l string) bool { _, ok := live.Legs[LegID(l)]; return !ok })
 	log := e.log.With("call_id", r.ID, "did", r.DID)
-	room := strings.HasPrefix(r.Bridge, roomOf(""))
-	confMember := r.State == stateConference && len(alive) == 1 && alive[0] == r.Legs[0] &&
-		(strings.HasPrefix(r.Bridge, PBXRoom("")) || strings.HasPrefix(r.Target, "room "))
-	if confMember || r.State == stateBridged && ((len(r.Legs) == 2 && len(alive) == 2) ||
-		(room && len(alive) >= 2 && len(r.Legs) > 0 && alive[0] == r.Legs[0])) {
+	if adoptable(r, alive) {
 		r.Legs = alive // a room's parties who left meanwhile are gone
 		c := adoptedCall(e, r)
 		e.mu.Lock()

@@ -112,12 +112,7 @@ func (c *call) collectKeys(digits string, first, next time.Duration, enough func
 		case ev.Kind == EvDTMF && ev.Leg == c.in.Leg:
 			digits += ev.Digit
 			t.Reset(next)
-		case ev.Kind == EvHangup && ev.Leg == c.in.Leg:
-			c.hangupBy = "caller"
-			return "", errCallerGone
-		case ev.Kind == EvHangup && ev.Leg == "":
-			c.hangupBy = "operator"
-			_ = c.hangupIn(CauseNormal)
+		case c.callerEnded(ev):
 			return "", errCallerGone
 		}
 	}

@@ -41,6 +41,14 @@ func setMenu(t *testing.T, e *Env) {
 	}
 }
 
+// inMenu calls the number and waits until its menu answers.
+func inMenu(t *testing.T, e *Env) Party {
+	t.Helper()
+	c := e.PBX.Inbound(t, did, caller, callerNam)
+	eventually(t, "the menu answered", func() bool { return c.Answered() && heardLike(c, "vnum-welcome") })
+	return c
+}
+
 // connectedTo waits until the caller and a party talk in one bridge or
 // room.
 func connectedTo(t *testing.T, c, callee Party, what string) {
@@ -61,8 +69,7 @@ func heardLike(p Party, s string) bool {
 func ivrDigitForwards(t *testing.T, e *Env) {
 	setMenu(t, e)
 	e.PBX.Target(mobile, Behavior{AnswerAfter: 300 * time.Millisecond})
-	c := e.PBX.Inbound(t, did, caller, callerNam)
-	eventually(t, "the menu answered and playing", func() bool { return c.Answered() && heardLike(c, "vnum-welcome") })
+	c := inMenu(t, e)
 	c.Press("1")
 	callee := reached(t, e, mobile, 1)[0]
 	connectedTo(t, c, callee, "the caller connected to option 1")
@@ -78,8 +85,7 @@ func ivrDigitForwards(t *testing.T, e *Env) {
 func ivrSubmenu(t *testing.T, e *Env) {
 	setMenu(t, e)
 	e.PBX.Target(desk, Behavior{AnswerAfter: 50 * time.Millisecond})
-	c := e.PBX.Inbound(t, did, caller, callerNam)
-	eventually(t, "the menu answered", func() bool { return c.Answered() && heardLike(c, "vnum-welcome") })
+	c := inMenu(t, e)
 	c.Press("2")
 	eventually(t, "the submenu's prompt", func() bool { return heardLike(c, "vnum-sales") })
 	c.Press("1")
@@ -117,8 +123,7 @@ func ivrTimeoutDefault(t *testing.T, e *Env) {
 func ivrInvalidRetry(t *testing.T, e *Env) {
 	setMenu(t, e)
 	e.PBX.Target(mobile, Behavior{AnswerAfter: 50 * time.Millisecond})
-	c := e.PBX.Inbound(t, did, caller, callerNam)
-	eventually(t, "the menu answered", func() bool { return c.Answered() && heardLike(c, "vnum-welcome") })
+	c := inMenu(t, e)
 	c.Press("9")
 	eventually(t, "the invalid-input prompt", func() bool { return heardLike(c, "vnum-invalid") })
 	c.Press("1")
